@@ -1,0 +1,75 @@
+"""``flask medtrace ...`` commands (FLASK_APP=app:create_app)."""
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+medtrace_cli = AppGroup("medtrace", help="MedTrace administration commands.")
+
+
+def runtime():
+    return current_app.extensions["medtrace"]
+
+
+def run_sync(echo=print) -> None:
+    """Create/extend tables additively, then sync roles and permissions."""
+    from app import db
+    from app.meta.sync import sync_schema
+    from app.security import sync_permissions
+
+    rt = runtime()
+    report = sync_schema(db.engine, rt.models.metadata)
+    for line in report.lines():
+        echo(line)
+    result = sync_permissions(current_app.appbuilder, rt.meta, rt.settings.get("menu", []))
+    echo(f"permissions synced: {result['entity_permissions']} entity permissions, "
+         f"roles {', '.join(result['roles'])}")
+
+
+@medtrace_cli.command("sync")
+def sync_command():
+    """Create missing tables, columns and indexes; sync roles and permissions."""
+    from app.meta.sync import DestructiveChange
+    try:
+        run_sync(click.echo)
+    except DestructiveChange as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def ensure_admin(username: str = "admin", password: str | None = None) -> str | None:
+    """Create the admin user if missing; return the new password (None if it existed)."""
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username):
+        return None
+    password = password or secrets.token_urlsafe(12)
+    sm.add_user(username, "MedTrace", "Admin", f"{username}@medtrace.local",
+                sm.find_role("Admin"), password)
+    return password
+
+
+@medtrace_cli.command("create-admin")
+@click.option("--username", default="admin")
+@click.option("--password", default=None, help="Generated and printed once when omitted.")
+def create_admin_command(username, password):
+    """Create an administrator account."""
+    created = ensure_admin(username, password)
+    if created is None:
+        click.echo(f"user {username} already exists")
+    else:
+        click.echo(f"created {username} with password: {created}")
+
+
+@medtrace_cli.command("demo")
+@click.option("--moves", default=0, help="Also generate a history of about N stock moves.")
+@click.option("--seed", default=42)
+def demo_command(moves, seed):
+    """Load demo master data (idempotent) and optionally a stock history."""
+    from app import db
+    from app.demo import load_demo_data
+    summary = load_demo_data(db.session, runtime(), moves=moves, seed=seed)
+    click.echo(", ".join(f"{k}: {v}" for k, v in summary.items()))

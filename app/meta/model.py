@@ -1,0 +1,129 @@
+"""The validated, merged view of all metadata: plain dataclasses, no Flask."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    name: str
+    type: str
+    label: dict[str, str]
+    target: str | None = None
+    options: tuple[str, ...] = ()
+    required: bool = False
+    unique: bool = False
+    index: bool = False
+    length: int | None = None
+    scale: int = 4
+    default: Any = None
+    read_only: bool = False
+    core: bool = False
+
+    @property
+    def column(self) -> str | None:
+        """The database column that stores this field (None for table fields)."""
+        if self.type == "table":
+            return None
+        return f"{self.name}_id" if self.type == "link" else self.name
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    expr: str
+    message: dict[str, str]
+
+
+@dataclass(frozen=True)
+class EntityMeta:
+    name: str
+    label: dict[str, str]
+    fields: dict[str, FieldMeta]
+    source: str
+    module: str = "other"
+    naming: str | None = None
+    title: str | None = None
+    table_of: str | None = None
+    core: bool = False
+    audit: bool = True
+    rules: tuple[RuleMeta, ...] = ()
+    scope_fields: tuple[str, ...] = ()
+    unique_together: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def table(self) -> str:
+        return snake_case(self.name)
+
+    @property
+    def resource(self) -> str:
+        """URL segment of the generated REST API: /api/v1/<resource>/."""
+        return self.table
+
+    @property
+    def title_field(self) -> str:
+        if self.title:
+            return self.title
+        if self.naming:
+            return "name"
+        for candidate in ("name", "code"):
+            if candidate in self.fields:
+                return candidate
+        return "id"
+
+    def links(self) -> list[FieldMeta]:
+        return [f for f in self.fields.values() if f.type == "link"]
+
+    def tables(self) -> list[FieldMeta]:
+        return [f for f in self.fields.values() if f.type == "table"]
+
+
+@dataclass(frozen=True)
+class FormSection:
+    label: dict[str, str]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FormMeta:
+    entity: str
+    source: str
+    list_columns: tuple[str, ...] = ()
+    search_columns: tuple[str, ...] = ()
+    order: tuple[str, str] | None = None
+    sections: tuple[FormSection, ...] = ()
+    read_only: tuple[str, ...] = ()
+    show_if: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoleMeta:
+    name: str
+    label: dict[str, str]
+    scope: str
+    permissions: dict[str, frozenset[str]]
+
+    def allows(self, entity: str, permission: str) -> bool:
+        return permission in self.permissions.get(entity, frozenset())
+
+
+@dataclass
+class Metadata:
+    """Everything the compiler needs, validated and cross-checked."""
+
+    entities: dict[str, EntityMeta]
+    forms: dict[str, FormMeta]
+    roles: dict[str, RoleMeta]
+    modules: dict[str, dict[str, str]]
+    fingerprint: str = ""
+
+    def entity(self, name: str) -> EntityMeta:
+        return self.entities[name]
+
+    def form(self, entity: str) -> FormMeta:
+        return self.forms.get(entity) or FormMeta(entity=entity, source="(default)")

@@ -1,0 +1,1 @@
+"""Service layer: one function per user action. No Flask imports here."""

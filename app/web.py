@@ -1,0 +1,47 @@
+"""Web wiring: generated screens and APIs, purpose-built pages, the request's
+actor and the mapping of domain errors to responses."""
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context, jsonify
+from flask_babel import get_locale
+from flask_login import current_user
+
+from app.actor import Actor, set_resolver
+from app.domain.errors import DomainError
+from app.runtime import Runtime
+from app.security import actor_for
+
+ANONYMOUS = Actor(username="anonymous", warehouse_ids=frozenset())
+
+
+def _request_actor():
+    if not has_request_context():
+        return None
+    cached = g.get("medtrace_actor")
+    if cached is not None:
+        return cached
+    user = g.get("user") or current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ANONYMOUS
+    from flask import current_app
+    from app import db
+    runtime: Runtime = current_app.extensions["medtrace"]
+    lang = str(get_locale() or "en")[:2]
+    actor = actor_for(db.session, runtime.models, runtime.meta, user, language=lang)
+    g.medtrace_actor = actor
+    return actor
+
+
+def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
+    from app.meta.views import register_entities
+    from app.views import pages
+
+    set_resolver(_request_actor)
+    menu = register_entities(appbuilder, runtime.models)
+    runtime.settings["menu"] = menu + pages.register(appbuilder, runtime)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        from app import db
+        db.session.rollback()
+        return jsonify(exc.to_dict()), exc.status

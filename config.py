@@ -1,0 +1,57 @@
+"""MedTrace settings. Every setting can be overridden by an environment variable
+of the same name (``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` ...)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("MEDTRACE_INSTANCE", BASE_DIR / "instance"))
+
+
+def _env(name: str, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if isinstance(default, bool):
+        return value.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    return value
+
+
+class Config:
+    APP_NAME = "MedTrace"
+    APP_ICON = ""
+    SECRET_KEY = _env("SECRET_KEY", "change-me-in-production-medtrace")
+    # Embedded default: SQLite in instance/ (WAL mode). Set DATABASE_URL for PostgreSQL,
+    # e.g. postgresql+psycopg://postgres@127.0.0.1:5432/medtrace
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'medtrace.db'}")
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # With REDIS_URL jobs go to RQ; without it they run inline in the web process.
+    REDIS_URL = _env("REDIS_URL", "")
+    RQ_QUEUE = _env("RQ_QUEUE", "medtrace")
+    # Where metadata/, forms/, workflows/ and reports/ are read from.
+    MEDTRACE_ROOT = _env("MEDTRACE_ROOT", str(BASE_DIR))
+    # Keyboard-wedge scanners often send another character instead of GS (0x1D).
+    UDI_SEPARATOR_CHARS = _env("UDI_SEPARATOR_CHARS", "\x1d")
+
+    # Flask-AppBuilder
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True
+    FAB_UPDATE_PERMS = False  # permissions are synced by `flask medtrace sync`
+    FAB_API_MAX_PAGE_SIZE = 500
+    FAB_INDEX_VIEW = "app.views.dashboard.MedTraceIndexView"
+    BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "en")
+    BABEL_DEFAULT_FOLDER = "translations"
+    LANGUAGES = {
+        "en": {"flag": "gb", "name": "English"},
+        "zh": {"flag": "cn", "name": "简体中文"},
+    }
+    WTF_CSRF_ENABLED = _env("WTF_CSRF_ENABLED", True)
+    JWT_ACCESS_TOKEN_EXPIRES = 3600
+    RATELIMIT_ENABLED = False
+    LOAD_DEMO = _env("MEDTRACE_LOAD_DEMO", False)

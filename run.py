@@ -1,0 +1,36 @@
+"""Start MedTrace on the embedded default: SQLite in instance/, jobs inline.
+
+    python run.py            # http://127.0.0.1:8080
+
+It syncs the schema, loads demo data on first start and prints the admin
+password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
+"""
+from __future__ import annotations
+
+import os
+
+from app import create_app, db
+from app.cli import ensure_admin, run_sync
+
+
+def main() -> None:
+    app = create_app()
+    with app.app_context():
+        run_sync()
+        from app.demo import load_demo_data
+        summary = load_demo_data(db.session, app.extensions["medtrace"])
+        print("demo data:", ", ".join(f"{k}: {v}" for k, v in summary.items()))
+        password = ensure_admin("admin", os.environ.get("MEDTRACE_ADMIN_PASSWORD"))
+        if password:
+            print("=" * 60)
+            print(f"  Admin user: admin   password: {password}")
+            print("  (shown once; change it under Security > Users)")
+            print("=" * 60)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8080"))
+    print(f"MedTrace is serving on http://{host}:{port}")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
