@@ -61,9 +61,30 @@ def _load(schema, data: Any, source: str) -> dict:
         raise MetadataError(source, key, problem) from None
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML silently keeps the last of two equal keys; metadata must not."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise MetadataError(str(path), f"line {line}", exc.problem) from None
     except yaml.YAMLError as exc:
         raise MetadataError(str(path), "(file)", f"not valid YAML: {exc}") from None
 
@@ -117,6 +138,11 @@ class MetadataLoader:
             origin = f"customization {kind}:{name}"
             if kind == "entity":
                 src, base = entities.get(name, (origin, {}))
+                for fname, spec in (body.get("fields") or {}).items():
+                    shipped = (base.get("fields") or {}).get(fname) or {}
+                    if shipped.get("core") and "type" in spec and spec["type"] != shipped["type"]:
+                        raise MetadataError(origin, f"fields.{fname}.type",
+                                            "a core field's type cannot be changed by a customization")
                 entities[name] = (f"{src} + {origin}", deep_merge(base, body))
             elif kind == "form":
                 src, base = forms.get(name, (origin, {"form": name}))
@@ -136,7 +162,6 @@ class MetadataLoader:
 
         entities = {name: self._entity(src, data)
                     for name, (src, data) in raw_entities.items()}
-        self._check_core_kept(raw_entities, entities)
         self._cross_check_entities(entities)
         forms = {name: self._form(src, data, entities) for name, (src, data) in raw_forms.items()}
         roles = self._roles(*raw_roles, entities)
@@ -183,21 +208,6 @@ class MetadataLoader:
         if entity.title and entity.title not in fields and entity.title != "name":
             raise MetadataError(source, "title", f"{entity.title!r} is not a field of {entity.name}")
         return entity
-
-    @staticmethod
-    def _check_core_kept(raw: dict, entities: dict[str, EntityMeta]) -> None:
-        # A customization can add to a core field's options but not change its type.
-        for name, (source, data) in raw.items():
-            if "+ customization" not in source:
-                continue
-            shipped_path = Path(source.split(" + ")[0])
-            if not shipped_path.exists():
-                continue
-            shipped = read_yaml(shipped_path) or {}
-            for fname, spec in (shipped.get("fields") or {}).items():
-                if spec.get("core") and entities[name].fields[fname].type != spec["type"]:
-                    raise MetadataError(source, f"fields.{fname}.type",
-                                        "a core field's type cannot be changed by a customization")
 
     @staticmethod
     def _cross_check_entities(entities: dict[str, EntityMeta]) -> None:
