@@ -34,7 +34,7 @@ def make_app(backend: str, tmp_path_factory, **extra):
         url = PG_URL
         reset_postgres(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-                      "TESTING": True, "SECRET_KEY": "test", **extra})
+                      "TESTING": True, "SECRET_KEY": "medtrace-test-secret-key-32-bytes-long!", **extra})
     with app.app_context():
         run_sync(lambda *_: None)
         load_demo_data(db.session, app.extensions["medtrace"])

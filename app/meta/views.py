@@ -177,8 +177,9 @@ class MedTraceRestApi(ModelRestApi):
 
 def _columns(entity: EntityMeta, form, *, for_api: bool) -> dict[str, list[str]]:
     scalar = [f.name for f in entity.fields.values() if f.type != "table"]
-    editable = [f.name for f in entity.fields.values()
-                if f.type != "table" and not f.read_only and f.name not in form.read_only]
+    addable = [f.name for f in entity.fields.values() if f.type != "table" and not f.read_only]
+    # a form's read_only fields can be set when a record is created, not changed later
+    editable = [n for n in addable if n not in form.read_only]
     head = ["name"] if entity.naming else []
     list_cols = list(form.list_columns) or (head + scalar)[:6]
     show = head + scalar + ["created_at", "created_by", "updated_at", "updated_by"]
@@ -187,8 +188,8 @@ def _columns(entity: EntityMeta, form, *, for_api: bool) -> dict[str, list[str]]
         read = ["id"] + head + [f.name for f in entity.fields.values()
                                 if f.type not in ("table", "link")] + links + [
             "created_at", "created_by", "updated_at", "updated_by"]
-        return {"list": read, "show": read, "add": editable, "edit": editable}
-    return {"list": list_cols, "show": show, "add": editable, "edit": editable}
+        return {"list": read, "show": read, "add": addable, "edit": editable}
+    return {"list": list_cols, "show": show, "add": addable, "edit": editable}
 
 
 def build_view(model, meta: Metadata, related: list | None = None) -> type:
