@@ -221,6 +221,11 @@ def build_view(model, meta: Metadata, related: list | None = None) -> type:
     if form.sections:
         sets = [(lazy(s.label), {"fields": [f for f in s.fields if f in cols["show"]]})
                 for s in form.sections]
+        # fields no section names (e.g. just added by an admin) still appear
+        placed = {f for s in form.sections for f in s.fields}
+        rest = [f for f in cols["show"] if f not in placed]
+        if rest:
+            sets.append((lazy({"en": "More", "zh": "其他"}), {"fields": rest}))
         attrs["show_fieldsets"] = sets
         attrs["add_fieldsets"] = [(t, {"fields": [f for f in s["fields"] if f in cols["add"]]})
                                   for t, s in sets]
