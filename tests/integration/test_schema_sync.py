@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from conftest import PASSWORD, PG_URL, reset_postgres
+from support import PASSWORD, PG_URL, reset_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def project(request, tmp_path):
-    if request.param not in __import__("conftest").BACKENDS:
+    if request.param not in __import__("support").BACKENDS:
         pytest.skip(f"{request.param} not selected")
     for folder in ("metadata", "forms", "workflows", "reports"):
         if (ROOT / folder).exists():
