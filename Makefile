@@ -25,7 +25,7 @@ services:
 # Browser tests drive Debian's Chromium (no browser downloads here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
-	@fc-list 2>/dev/null | grep -qi "noto.*cjk" || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null)
+	@fc-list 2>/dev/null | grep -qi "noto.*cjk" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null)
 
 test: install services chromium
 	$(BIN)/python -m pytest -q

@@ -73,3 +73,17 @@ def demo_command(moves, seed):
     from app.demo import load_demo_data
     summary = load_demo_data(db.session, runtime(), moves=moves, seed=seed)
     click.echo(", ".join(f"{k}: {v}" for k, v in summary.items()))
+
+
+@medtrace_cli.command("verify-ledger")
+def verify_ledger_command():
+    """Rebuild balances from the moves and report any difference."""
+    from app import db
+    from app.services.ledger import StockLedger
+    problems = StockLedger(db.session, runtime().models).verify()
+    for p in problems:
+        click.echo(p)
+    if problems:
+        click.echo(f"{len(problems)} differences found", err=True)
+        sys.exit(1)
+    click.echo("ledger verified: no differences between moves and balances")

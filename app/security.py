@@ -12,6 +12,7 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from app.actor import Actor
+from app.meta.loader import ENGINE_TARGETS
 from app.meta.model import Metadata
 from app.meta.schemas import PERMISSIONS
 
@@ -85,7 +86,8 @@ def sync_permissions(appbuilder, meta: Metadata, menu_names: Iterable[str] = ())
             wanted += [sm.add_permission_view_menu(f"can_{v}", entity) for v in sorted(verbs)]
             if "read" in verbs:
                 wanted.append(sm.add_permission_view_menu("menu_access", entity))
-                module = meta.entities[entity].module
+                module = (meta.entities[entity].module if entity in meta.entities
+                          else ENGINE_TARGETS[entity])
                 wanted.append(sm.add_permission_view_menu("menu_access", module))
         for page in menu_names:  # purpose-built pages every signed-in role may open
             wanted.append(sm.add_permission_view_menu("menu_access", page))

@@ -20,6 +20,8 @@ from app.meta.model import (
 )
 
 WAREHOUSE = "Warehouse"
+# Permission targets that are engine pages, not entities.
+ENGINE_TARGETS = {"AuditLog": "admin"}
 
 
 class MetadataError(ValueError):
@@ -196,6 +198,7 @@ class MetadataLoader:
             name=doc["entity"], label=doc["label"], fields=fields, source=source,
             module=doc.get("module", "other"), naming=doc.get("naming"), title=doc.get("title"),
             table_of=doc.get("table_of"), core=doc.get("core", False), audit=doc.get("audit", True),
+            editable=doc.get("editable", True),
             rules=tuple(RuleMeta(r["expr"], r["message"]) for r in doc.get("rules", ())),
             scope_fields=scope_fields,
             unique_together=tuple(tuple(u) for u in doc.get("unique_together", ())),
@@ -271,7 +274,7 @@ class MetadataLoader:
         roles = {}
         for name, spec in doc["roles"].items():
             for entity_name in spec.get("permissions", {}):
-                if entity_name not in entities:
+                if entity_name not in entities and entity_name not in ENGINE_TARGETS:
                     raise MetadataError(source, f"roles.{name}.permissions.{entity_name}",
                                         f"{entity_name!r} is not a defined entity")
             roles[name] = RoleMeta(

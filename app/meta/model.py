@@ -52,6 +52,7 @@ class EntityMeta:
     table_of: str | None = None
     core: bool = False
     audit: bool = True
+    editable: bool = True
     rules: tuple[RuleMeta, ...] = ()
     scope_fields: tuple[str, ...] = ()
     unique_together: tuple[tuple[str, ...], ...] = ()

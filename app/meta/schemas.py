@@ -121,6 +121,8 @@ class EntitySchema(Schema):
     table_of = fields.String()
     core = fields.Boolean()
     audit = fields.Boolean()
+    # false: records are created by a service (posting), screens and API only read them
+    editable = fields.Boolean()
     fields_ = fields.Dict(keys=fields.String(), values=fields.Nested(FieldSchema),
                           data_key="fields", attribute="fields", required=True)
     rules = fields.List(fields.Nested(RuleSchema))

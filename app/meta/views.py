@@ -216,6 +216,9 @@ def build_view(model, meta: Metadata, related: list | None = None) -> type:
         "base_filters": _scope_filters(model, meta),
         "related_views": related or [],
     }
+    if not entity.editable:
+        # posted documents: created by their service, never edited through CRUD
+        attrs["include_route_methods"] = {"list", "show", "export_csv"}
     if form.order:
         attrs["base_order"] = tuple(form.order)
     if form.sections:
@@ -270,6 +273,8 @@ def build_api(model, meta: Metadata) -> type:
         "edit_query_rel_fields": rel,
         "openapi_spec_tag": entity.name,
     }
+    if not entity.editable:
+        attrs["include_route_methods"] = {"get", "get_list", "info"}
     return type(f"{entity.name}Api", (MedTraceRestApi,), attrs)
 
 

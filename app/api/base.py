@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_appbuilder.api import BaseApi
+from marshmallow import Schema, ValidationError
+
+from app.domain.errors import DomainError
+from app.services.context import ServiceContext
+
+
+def service_context() -> ServiceContext:
+    from app import db
+    runtime = current_app.extensions["medtrace"]
+    return ServiceContext(session=db.session, models=runtime.models, settings=runtime.settings,
+                          workflows=runtime.workflows)
+
+
+class DomainApi(BaseApi):
+    """Base for action endpoints: JSON in, one service call, JSON out."""
+
+    allow_browser_login = True
+    csrf_exempt = True
+
+    def load(self, schema: Schema, data=None):
+        if data is None:
+            if not request.is_json:
+                raise DomainError("send a JSON body (Content-Type: application/json)")
+            data = request.get_json(silent=True)
+            if data is None:
+                raise DomainError("the body is not valid JSON")
+        try:
+            return schema.load(data)
+        except ValidationError as exc:
+            raise DomainError(f"invalid input: {_first(exc.messages)}",
+                              details={"fields": exc.messages}) from None
+
+    def run(self, call, *args, status=200, schema: Schema | None = None):
+        """Parse the body with ``schema`` (if given), call a service inside one
+        transaction and map domain errors to their status."""
+        ctx = service_context()
+        try:
+            if schema is not None:
+                args = (self.load(schema), *args)
+            with ctx.transaction():
+                body = call(ctx, *args)
+        except DomainError as exc:
+            return self.response(exc.status, **exc.to_dict())
+        return self.response(status, **body)
+
+
+def _first(messages) -> str:
+    if isinstance(messages, dict):
+        key, value = next(iter(messages.items()))
+        inner = _first(value)
+        return f"{key}: {inner}" if not str(key).isdigit() else f"line {int(key) + 1}: {inner}"
+    if isinstance(messages, list):
+        return _first(messages[0]) if messages else ""
+    return str(messages)

@@ -1,0 +1,164 @@
+"""The stock ledger's invariants, in one place and free of any database code.
+
+Stock is double-entry between locations: a move takes a quantity of one
+product (lot, serial) from one location and status to another. Balances per
+product × lot × serial × location × status follow from the moves. Here we
+check a batch of moves against the current balances and compute the balance
+deltas; ``app.services.ledger`` loads the inputs under lock and writes the result.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+from app.domain.errors import ValidationFailed
+
+REAL_KINDS = frozenset({"bin", "receiving"})
+STATUSES = ("available", "quarantine", "on_hold", "recalled", "expired", "damaged")
+# Places where stock stops being ours to allocate: only available stock may go there.
+OUTBOUND_KINDS = frozenset({"customer", "transit"})
+
+
+class LedgerError(ValidationFailed):
+    """A posting would break a ledger invariant; nothing is posted."""
+
+
+@dataclass(frozen=True)
+class Place:
+    id: int
+    code: str
+    kind: str
+    warehouse_id: int | None
+
+    @property
+    def is_real(self) -> bool:
+        return self.kind in REAL_KINDS
+
+
+@dataclass(frozen=True)
+class LotInfo:
+    id: int
+    product_id: int
+    number: str
+    status: str
+    expiry_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class Move:
+    product_id: int
+    from_location_id: int
+    to_location_id: int
+    quantity: Decimal
+    lot_id: int | None = None
+    serial_id: int | None = None
+    from_status: str = "available"
+    to_status: str = "available"
+
+
+BalanceKey = tuple[int, int, int, int, str]  # product, lot (0 = none), serial (0 = none), location, status
+
+
+def from_key(m: Move) -> BalanceKey:
+    return (m.product_id, m.lot_id or 0, m.serial_id or 0, m.from_location_id, m.from_status)
+
+
+def to_key(m: Move) -> BalanceKey:
+    return (m.product_id, m.lot_id or 0, m.serial_id or 0, m.to_location_id, m.to_status)
+
+
+def format_quantity(q: Decimal) -> str:
+    """Exact, without trailing zeros: Decimal('10.0000') -> '10', '2.5000' -> '2.5'."""
+    q = Decimal(q)
+    return format(q.normalize(), "f") if q != 0 else "0"
+
+
+def compute_deltas(
+    moves: Iterable[Move],
+    balances: Mapping[BalanceKey, Decimal],
+    places: Mapping[int, Place],
+    lots: Mapping[int, LotInfo],
+    serial_stock: Mapping[int, Mapping[tuple[int, str], Decimal]],
+    today: dt.date,
+    names: Mapping[str, Mapping[int, str]] | None = None,
+) -> dict[BalanceKey, Decimal]:
+    """Check ``moves`` and return the balance change per key.
+
+    ``balances`` holds the current quantity of every key the moves touch;
+    ``serial_stock`` what each moved serial has now in real places, by
+    (location, status).
+    Raises LedgerError listing every problem found.
+    """
+    names = names or {}
+    product_name = names.get("product", {})
+    serial_name = names.get("serial", {})
+    problems: list[str] = []
+    deltas: dict[BalanceKey, Decimal] = defaultdict(Decimal)
+    moves = list(moves)
+    for i, m in enumerate(moves, start=1):
+        where = f"line {i}"
+        src, dst = places.get(m.from_location_id), places.get(m.to_location_id)
+        if src is None or dst is None:
+            problems.append(f"{where}: unknown location")
+            continue
+        if not isinstance(m.quantity, Decimal) or not m.quantity.is_finite() or m.quantity <= 0:
+            problems.append(f"{where}: quantity must be a positive number, got {m.quantity}")
+            continue
+        if m.from_status not in STATUSES or m.to_status not in STATUSES:
+            problems.append(f"{where}: unknown stock status")
+            continue
+        if src.id == dst.id and m.from_status == m.to_status:
+            problems.append(f"{where}: source and destination are the same")
+            continue
+        lot = lots.get(m.lot_id) if m.lot_id else None
+        if m.lot_id and (lot is None or lot.product_id != m.product_id):
+            problems.append(f"{where}: lot does not belong to product "
+                            f"{product_name.get(m.product_id, m.product_id)}")
+            continue
+        if m.serial_id and m.quantity != 1:
+            problems.append(f"{where}: a serial number moves one unit at a time, got {format_quantity(m.quantity)}")
+            continue
+        if dst.kind in OUTBOUND_KINDS and src.is_real:
+            if m.from_status != "available":
+                problems.append(f"{where}: stock in status {m.from_status} cannot be shipped")
+            if lot is not None and lot.status != "available":
+                problems.append(f"{where}: lot {lot.number} is {lot.status} and cannot be shipped")
+            if (dst.kind == "customer" and lot is not None and lot.expiry_date is not None
+                    and lot.expiry_date < today):
+                problems.append(f"{where}: lot {lot.number} expired on {lot.expiry_date} "
+                                "and cannot be shipped to a customer")
+        deltas[from_key(m)] -= m.quantity
+        deltas[to_key(m)] += m.quantity
+
+    for key, delta in deltas.items():
+        place = places[key[3]]
+        if not place.is_real:
+            continue  # virtual places (supplier, customer, transit...) may go negative
+        after = balances.get(key, Decimal(0)) + delta
+        if after < 0:
+            product = product_name.get(key[0], key[0])
+            lot = lots.get(key[1])
+            problems.append(
+                f"not enough stock of {product}"
+                + (f" lot {lot.number}" if lot else "")
+                + (f" serial {serial_name.get(key[2], key[2])}" if key[2] else "")
+                + f" in {place.code} ({key[4]}): {format_quantity(balances.get(key, Decimal(0)))} on hand, "
+                f"{format_quantity(-delta)} requested")
+
+    # A serial is in at most one real place, one unit, after the posting.
+    for serial_id in {k[2] for k in deltas if k[2]}:
+        stock = dict(serial_stock.get(serial_id, {}))
+        for key, delta in deltas.items():
+            if key[2] == serial_id and places[key[3]].is_real:
+                pos = (key[3], key[4])
+                stock[pos] = stock.get(pos, Decimal(0)) + delta
+        held = sorted({places[loc].code for (loc, _), q in stock.items() if q > 0 and loc in places})
+        if sum(q for q in stock.values() if q > 0) > 1:
+            problems.append(f"serial {serial_name.get(serial_id, serial_id)} is already in stock "
+                            f"({', '.join(held)}); a serial can be in one place only")
+    if problems:
+        raise LedgerError("; ".join(dict.fromkeys(problems)), details={"problems": problems})
+    return {k: v for k, v in deltas.items() if v != 0}
