@@ -40,7 +40,14 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     set_resolver(_request_actor)
     menu = register_entities(appbuilder, runtime.models)
     inventory_api.register(appbuilder)
-    runtime.settings["menu"] = menu + pages.register(appbuilder, runtime)
+    menu += pages.register(appbuilder, runtime)
+    try:
+        from app.views import inventory_pages
+    except ImportError:
+        inventory_pages = None
+    if inventory_pages is not None:
+        menu += inventory_pages.register(appbuilder, runtime)
+    runtime.settings["menu"] = menu
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
