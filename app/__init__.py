@@ -26,12 +26,14 @@ db = SQLA()
 _compiled_cache: dict[str, CompiledModels] = {}
 
 
-def compiled_for(meta) -> CompiledModels:
-    """Compile once per distinct metadata, so several apps in one process
-    (tests, workers) share mapped classes."""
-    if meta.fingerprint not in _compiled_cache:
-        _compiled_cache[meta.fingerprint] = compile_models(meta)
-    return _compiled_cache[meta.fingerprint]
+def compiled_for(meta, root: Path) -> CompiledModels:
+    """Compile once per distinct metadata and project folder, so several apps in
+    one process (tests, workers) share mapped classes; another folder (with its
+    own workflows) gets classes of its own."""
+    key = f"{meta.fingerprint}:{root.resolve()}"
+    if key not in _compiled_cache:
+        _compiled_cache[key] = compile_models(meta)
+    return _compiled_cache[key]
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -65,6 +67,24 @@ def stored_customizations(engine: sa.Engine) -> list[dict]:
             for k, n, b in rows]
 
 
+def load_entity_workflows(root: Path, meta, models) -> dict:
+    """Read workflows/*.yaml, validated against the roles and the tasks the
+    services provide, and attach each to its entity's model class."""
+    from app.domain.workflow import load_workflows
+    from app.services.transfers import INLINE_TASKS, JOB_TASKS
+    folder = root / "workflows"
+    if not folder.exists():
+        return {}
+    workflows = load_workflows(folder, known_roles=set(meta.roles) | {"admin"},
+                               known_tasks=set(INLINE_TASKS) | set(JOB_TASKS))
+    for entity, wf in workflows.items():
+        if entity not in models.models:
+            from app.meta.loader import MetadataError
+            raise MetadataError(wf.source, "entity", f"{entity!r} is not a defined entity")
+        models[entity].__workflow__ = wf
+    return workflows
+
+
 def create_app(config: dict | None = None) -> Flask:
     from config import Config, INSTANCE_DIR
 
@@ -85,9 +105,11 @@ def create_app(config: dict | None = None) -> Flask:
             _configure_sqlite(db.engine)
             db.engine.dispose()
         meta = MetadataLoader(root, stored_customizations(db.engine)).load()
-        models = compiled_for(meta)
-        runtime = Runtime(root=root, meta=meta, models=models, settings={
+        models = compiled_for(meta, root)
+        runtime = Runtime(root=root, meta=meta, models=models,
+                          workflows=load_entity_workflows(root, meta, models), settings={
             "udi_separator_chars": app.config["UDI_SEPARATOR_CHARS"],
+            "root": root,
         })
         app.extensions["medtrace"] = runtime
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.actor import Actor, current_actor
-from app.domain.errors import Forbidden, ValidationFailed
+from app.domain.errors import Conflict, Forbidden, ValidationFailed
 from app.domain.expressions import ExpressionError, evaluate_bool
 from app.meta.model import EntityMeta
 
@@ -171,6 +172,10 @@ def _audit_rows(obj, entity: EntityMeta, action: str, actor: Actor, now) -> list
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, flush_context, instances) -> None:
     actor = current_actor()
+    # services check scope themselves (e.g. a transit location belongs to no
+    # warehouse); the generic screens and APIs are checked here
+    if session.info.get("medtrace_service_write"):
+        actor = replace(actor, warehouse_ids=None)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     pending = session.info.setdefault(_PENDING, [])
     for obj in list(session.new):
@@ -185,6 +190,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
                                      lambda prefix: next_in_series(session, table, prefix))
         check_record(obj, entity, actor)
         check_scope(obj, entity, actor, creating=True)
+        check_workflow_state(session, obj, creating=True)
         if entity.audit:
             pending.append((obj, entity, "create"))
     for obj in list(session.dirty):
@@ -194,6 +200,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         obj.updated_by = actor.username
         check_record(obj, entity, actor)
         check_scope(obj, entity, actor, creating=False)
+        check_workflow_state(session, obj, creating=False)
         # the scope must hold before the change as well as after it
         old_values = _committed_scope(obj, entity)
         if actor.warehouse_ids is not None and entity.scope_fields and old_values and not any(
@@ -206,9 +213,40 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if entity is None:
             continue
         check_scope(obj, entity, actor, creating=False)
+        check_workflow_state(session, obj, creating=False)
         if entity.audit:
             pending.append(("delete", obj, entity,
                             _audit_rows(obj, entity, "delete", actor, now)))
+
+
+def check_workflow_state(session: Session, obj: Any, creating: bool) -> None:
+    """A document's state moves only through a workflow transition, and once it
+    has left its first state only services (posting, transitions) change it."""
+    target = obj.parent if getattr(type(obj), "__entity__").table_of and getattr(obj, "parent", None) is not None else obj
+    workflow = getattr(type(target), "__workflow__", None)
+    if workflow is None:
+        return
+    field = workflow.state_field
+    if creating and target is obj:
+        if getattr(obj, field) in (None, ""):
+            setattr(obj, field, workflow.initial)
+        elif getattr(obj, field) != workflow.initial:
+            raise Conflict(f"a new {workflow.entity} starts in state {workflow.initial}; "
+                           "its state changes only through workflow actions")
+        return
+    if session.info.get("medtrace_service_write"):
+        if target is obj and inspect(obj).attrs[field].history.has_changes() and \
+                id(obj) not in session.info.get("medtrace_workflow_writes", set()):
+            raise Conflict(f"the state of {workflow.entity} changes only through a workflow action")
+        return
+    state = inspect(target).attrs[field]
+    if target is obj and state.history.has_changes():
+        raise Conflict(f"the state of {workflow.entity} changes only through a workflow action "
+                       "(POST .../actions/<action>), not by editing the field")
+    committed = state.history.deleted[0] if state.history.deleted else getattr(target, field)
+    if committed != workflow.initial:
+        raise Conflict(f"{getattr(target, 'name', '') or workflow.entity} is {committed}: "
+                       f"only a {workflow.initial} document can be edited")
 
 
 def _committed_scope(obj, entity: EntityMeta) -> list:

@@ -34,12 +34,14 @@ def _request_actor():
 
 def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     from app.api import inventory as inventory_api
+    from app.api import transfers as transfers_api
     from app.meta.views import register_entities
     from app.views import pages
 
     set_resolver(_request_actor)
     menu = register_entities(appbuilder, runtime.models)
     inventory_api.register(appbuilder)
+    transfers_api.register(appbuilder)
     menu += pages.register(appbuilder, runtime)
     try:
         from app.views import inventory_pages

@@ -64,3 +64,15 @@ def create_user(app, username, roles, warehouses=(), regions=()):
     return user
 
 
+
+
+def gs1(gtin, lot=None, expiry=None, serial=None):
+    """A GS1 element string as a scanner sends it (GS after variable-length fields)."""
+    text = f"01{gtin}"
+    if expiry:
+        text += f"17{expiry:%y%m%d}"
+    if lot:
+        text += f"10{lot}" + ("\x1d" if serial else "")
+    if serial:
+        text += f"21{serial}"
+    return text

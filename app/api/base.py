@@ -8,10 +8,18 @@ from app.domain.errors import DomainError
 from app.services.context import ServiceContext
 
 
+def verify_password(username: str, password: str) -> bool:
+    """Electronic signatures re-check the signer's password against FAB's store."""
+    from werkzeug.security import check_password_hash
+    user = current_app.appbuilder.sm.find_user(username=username)
+    return bool(user and user.is_active and password and check_password_hash(user.password, password))
+
+
 def service_context() -> ServiceContext:
     from app import db
     runtime = current_app.extensions["medtrace"]
-    return ServiceContext(session=db.session, models=runtime.models, settings=runtime.settings,
+    settings = {**runtime.settings, "verify_password": verify_password}
+    return ServiceContext(session=db.session, models=runtime.models, settings=settings,
                           workflows=runtime.workflows)
 
 

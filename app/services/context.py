@@ -13,6 +13,11 @@ import sqlalchemy as sa
 from app.actor import Actor, current_actor
 from app.domain.errors import Forbidden, NotFound, ValidationFailed
 
+# session.info keys: a service is writing (documents past their first state may
+# change), and which objects a workflow transition is moving.
+SERVICE_WRITE = "medtrace_service_write"
+WORKFLOW_WRITES = "medtrace_workflow_writes"
+
 
 @dataclass
 class ServiceContext:
@@ -29,12 +34,16 @@ class ServiceContext:
     def transaction(self):
         """Commit what the block did, or roll all of it back: a document posts
         whole or not at all."""
+        self.session.info[SERVICE_WRITE] = True
         try:
             yield
             self.session.commit()
         except BaseException:
             self.session.rollback()
             raise
+        finally:
+            self.session.info.pop(SERVICE_WRITE, None)
+            self.session.info.pop(WORKFLOW_WRITES, None)
 
     # -- lookups by id or business key, with messages a clerk can act on --------
     def find(self, entity: str, ref: Any, *, key: str, what: str | None = None):

@@ -24,11 +24,11 @@ from app.domain.workflow import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "workflows" / "transfer_approval.yaml"
-ROLES = {"clerk", "warehouse_manager", "qa", "finance", "regional_manager", "logistics", "admin"}
+ROLES = {"warehouse_clerk", "warehouse_manager", "qa", "finance", "regional_manager", "logistics", "admin"}
 TASKS = {"reserve_stock", "release_reservation", "notify_approvers", "notify_requester"}
 SOURCE = "workflows/broken.yaml"
 
-CLERK = Actor(1, "li.clerk", frozenset({"clerk"}))
+CLERK = Actor(1, "li.clerk", frozenset({"warehouse_clerk"}))
 MANAGER = Actor(2, "wang.manager", frozenset({"warehouse_manager"}))
 QA = Actor(3, "zhao.qa", frozenset({"qa"}))
 FINANCE = Actor(4, "chen.finance", frozenset({"finance"}))
@@ -52,6 +52,8 @@ def transfer(*classes, total=5_000, from_region="east", to_region="east", owner=
         "from_region": from_region,
         "to_region": to_region,
         "owner": owner,
+        "open_exceptions": 0,
+        "in_transit": 0,
     }
 
 
@@ -115,7 +117,7 @@ def minimal() -> dict:
                      "on_enter": [{"task": "reserve_stock"}]},
         },
         "transitions": [
-            {"action": "submit", "from": "draft", "to": "submitted", "roles": ["clerk"],
+            {"action": "submit", "from": "draft", "to": "submitted", "roles": ["warehouse_clerk"],
              "label": {"en": "Submit", "zh": "提交"}},
             {"action": "approve", "from": "submitted", "to": "done",
              "roles": ["warehouse_manager"], "approval": True,
@@ -354,7 +356,7 @@ def test_allow_self_approval_lets_the_creator_approve():
     data = minimal()
     data["transitions"][1]["allow_self_approval"] = True
     wf = load_workflow(data, source=SOURCE, known_roles=ROLES)
-    boss = Actor(1, "boss", {"clerk", "warehouse_manager"})
+    boss = Actor(1, "boss", {"warehouse_clerk", "warehouse_manager"})
     assert run(wf, {"owner": 1}, ("submit", boss), ("approve", boss))[-1] == "done"
 
 
@@ -364,7 +366,7 @@ def test_wrong_role_is_403(wf):
         wf.resolve("submitted", "approve", ctx, CLERK)
     assert err.value.status == 403
     assert err.value.message == ("Approve (approve) from Submitted needs the role "
-                                 "warehouse_manager; li.clerk has clerk.")
+                                 "warehouse_manager; li.clerk has warehouse_clerk.")
     # QA may approve at QA review, but not in the manager's place
     with pytest.raises(TransitionNotAllowed):
         wf.resolve("submitted", "approve", transfer("III"), QA, signature_given=True)
@@ -504,7 +506,7 @@ def test_adding_a_director_level_changes_behaviour_without_code(tmp_path, wf):
 
 ACTION_NAMES = ["submit", "approve", "reject", "start_picking", "ship", "receive", "close",
                 "cancel", "reopen"]
-PEOPLE = ACTORS + [Actor(11, "multi", frozenset({"clerk", "warehouse_manager", "qa"}))]
+PEOPLE = ACTORS + [Actor(11, "multi", frozenset({"warehouse_clerk", "warehouse_manager", "qa"}))]
 
 contexts = st.builds(
     lambda classes, total, regions, owner: transfer(
