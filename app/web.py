@@ -43,12 +43,15 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     inventory_api.register(appbuilder)
     transfers_api.register(appbuilder)
     menu += pages.register(appbuilder, runtime)
-    try:
-        from app.views import inventory_pages
-    except ImportError:
-        inventory_pages = None
-    if inventory_pages is not None:
-        menu += inventory_pages.register(appbuilder, runtime)
+    import importlib
+    for page_module in ("inventory_pages", "transfer_pages"):
+        try:
+            module = importlib.import_module(f"app.views.{page_module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"app.views.{page_module}":
+                raise
+            continue
+        menu += module.register(appbuilder, runtime)
     runtime.settings["menu"] = menu
 
     @app.errorhandler(DomainError)
