@@ -1,6 +1,7 @@
 """``flask medtrace ...`` commands (FLASK_APP=app:create_app)."""
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 
@@ -25,7 +26,15 @@ def run_sync(echo=print) -> None:
     report = sync_schema(db.engine, rt.models.metadata)
     for line in report.lines():
         echo(line)
-    result = sync_permissions(current_app.appbuilder, rt.meta, rt.settings.get("menu", []))
+    # A screen and its API share one permission view-menu; FAB's per-view sync
+    # logs that it keeps the other's permissions. That is expected: keep it quiet.
+    fab_log = logging.getLogger("flask_appbuilder.security.sqla.manager")
+    level = fab_log.level
+    fab_log.setLevel(logging.ERROR)
+    try:
+        result = sync_permissions(current_app.appbuilder, rt.meta, rt.settings.get("menu", []))
+    finally:
+        fab_log.setLevel(level)
     echo(f"permissions synced: {result['entity_permissions']} entity permissions, "
          f"roles {', '.join(result['roles'])}")
 
