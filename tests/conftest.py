@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from support import BACKENDS, PASSWORD, make_app
+from support import BACKENDS, PASSWORD, drop_postgres_schema, make_app
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -19,6 +19,8 @@ def app(request, tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if request.param == "postgresql":
+        drop_postgres_schema()
 
 
 @pytest.fixture

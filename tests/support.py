@@ -5,17 +5,28 @@ import os
 
 import sqlalchemy as sa
 
-PG_URL = os.environ.get("MEDTRACE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_BASE = os.environ.get("MEDTRACE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Each test run works in its own schema of database `test`, so two runs (a
+# developer's and CI's) never reset each other's tables.
+PG_SCHEMA = f"medtrace_test_{os.getpid()}"
+PG_URL = f"{PG_BASE}?options=-csearch_path%3D{PG_SCHEMA}"
 REDIS_URL = os.environ.get("MEDTRACE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = [b for b in os.environ.get("MEDTRACE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 PASSWORD = "Secret-pass-1"
 
 
-def reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+def reset_postgres(url: str = PG_URL, schema: str = PG_SCHEMA) -> None:
+    engine = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine.dispose()
+
+
+def drop_postgres_schema(schema: str = PG_SCHEMA) -> None:
+    engine = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     engine.dispose()
 
 

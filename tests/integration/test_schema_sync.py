@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from support import PASSWORD, PG_URL, reset_postgres
+import os
+
+from support import PASSWORD, PG_BASE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,13 +27,13 @@ def project(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     else:
-        url = PG_URL.rsplit("/", 1)[0] + "/postgres"
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        schema = f"medtrace_sync_{os.getpid()}"
+        engine = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
-            conn.exec_driver_sql("DROP DATABASE IF EXISTS medtrace_sync_test")
-            conn.exec_driver_sql("CREATE DATABASE medtrace_sync_test")
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         engine.dispose()
-        url = url.rsplit("/", 1)[0] + "/medtrace_sync_test"
+        url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
     return tmp_path, url
 
 
