@@ -224,3 +224,15 @@ def test_cancel_releases_reservation(api, people, unique):
     r = act(api, "manager_sh", name, "cancel", comment="customer withdrew")
     assert r.json["state"] == "cancelled"
     assert stock(api, lot=lot)[0]["reserved"] == "0"
+
+
+def test_approving_ones_own_transfer_is_refused(api, people, unique):
+    manager = api("manager_sh")
+    r = manager.post("/api/v1/transfers/", json={"from_warehouse": "SH01", "to_warehouse": "HZ01",
+                                                 "lines": [{"product": "GLV-0004", "quantity": "1"}]})
+    name = r.json["name"]
+    assert act(api, "manager_sh", name, "submit").json["state"] == "submitted"
+    assert "approve" not in [a["action"] for a in manager.get(f"/api/v1/transfers/{name}").json["allowed_actions"]]
+    r = act(api, "manager_sh", name, "approve")
+    assert r.status_code == 403 and "may not approve" in r.json["message"]
+    assert manager.get(f"/api/v1/transfers/{name}").json["state"] == "submitted"
