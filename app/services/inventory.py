@@ -465,7 +465,7 @@ def post_shipment(ctx: ServiceContext, data: dict) -> tuple[Any, list]:
     customer_loc = virtual_location(ctx, "customer")
     all_picks = order_pick_list([p for _, _, picks in allocated for p in picks])
     products = {p.id: p for _, p, _ in allocated}
-    serial_ids = _serial_ids(ctx, all_picks)
+    serial_ids = serial_ids_of_picks(ctx, all_picks)
     moves = []
     for seq, pick in enumerate(all_picks, 1):
         c = pick.candidate
@@ -489,7 +489,8 @@ def post_shipment(ctx: ServiceContext, data: dict) -> tuple[Any, list]:
     return shipment, pick_list
 
 
-def _serial_ids(ctx, picks) -> dict:
+def serial_ids_of_picks(ctx, picks) -> dict:
+    """Serial ids for picked candidates, by (product id, serial number)."""
     wanted = {(p.candidate.product_id, p.candidate.serial) for p in picks if p.candidate.serial}
     if not wanted:
         return {}

@@ -7,21 +7,20 @@ ledger in the same transaction as the transition that causes them.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from app.domain.allocation import AllocationRequest, allocate, order_pick_list, resolve_strategy
+from app.domain.allocation import AllocationRequest, allocate, resolve_strategy
 from app.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.domain.ledger import Move, format_quantity
 from app.domain.workflow import Actor as WorkflowActor
 from app.services.context import WORKFLOW_WRITES, ServiceContext
 from app.services.inventory import (
-    DocumentInvalid, SERIAL_TRACKED, bin_in_warehouse, parse_scan, quantity_of,
-    receiving_location, stock_candidates, virtual_location,
+    SERIAL_TRACKED, DocumentInvalid, serial_ids_of_picks, bin_in_warehouse, parse_scan, product_for_udi,
+    quantity_of, receiving_location, stock_candidates, virtual_location,
 )
 from app.services.ledger import StockLedger
 
@@ -244,7 +243,7 @@ def reserve_stock(ctx: ServiceContext, transfer) -> None:
     if problems:
         raise TransferInvalid("cannot reserve stock: " + "; ".join(problems),
                               details={"problems": problems})
-    serial_ids = _serial_ids(ctx, [p for _, p in rows])
+    serial_ids = serial_ids_of_picks(ctx, [p for _, p in rows])
     now = ctx.now()
     for line, p in rows:
         c = p.candidate
@@ -284,16 +283,6 @@ def _reservations(ctx, transfer, states=("active",)):
     ).order_by(R.c.id)).all()
 
 
-def _serial_ids(ctx, picks) -> dict:
-    wanted = {(p.candidate.product_id, p.candidate.serial) for p in picks if p.candidate.serial}
-    if not wanted:
-        return {}
-    S = ctx.models["Serial"]
-    return {(r.product_id, r.serial_number): r.id for r in ctx.session.execute(
-        sa.select(S.id, S.product_id, S.serial_number).where(
-            sa.tuple_(S.product_id, S.serial_number).in_(sorted(wanted))))}
-
-
 # ---------------------------------------------------------------------- picking
 def pick_list(ctx: ServiceContext, transfer) -> list[dict]:
     """Reserved units in bin pick-sequence order, with what is picked so far."""
@@ -314,6 +303,20 @@ def pick_list(ctx: ServiceContext, transfer) -> list[dict]:
             for r in rows]
 
 
+def scanned_item(ctx: ServiceContext, data: dict, where: str):
+    """(product, lot number, serial, quantity) from a UDI scan or typed fields."""
+    if data.get("barcode"):
+        udi = parse_scan(ctx, data["barcode"])
+        product = product_for_udi(ctx, udi)
+        lot_number, serial = udi.lot, udi.serial
+        qty_value = data.get("quantity") or udi.quantity or 1
+    else:
+        product = ctx.find("Product", data.get("product"), key="sku", what="product")
+        lot_number, serial = data.get("lot"), data.get("serial")
+        qty_value = data.get("quantity") or 1
+    return product, lot_number, serial, quantity_of(qty_value, where)
+
+
 def pick_by_scan(ctx: ServiceContext, ref: Any, data: dict) -> dict:
     """Confirm picked units by scanning; a scan that matches no open reservation
     of this transfer (another product, lot or serial) is refused with a message."""
@@ -323,20 +326,7 @@ def pick_by_scan(ctx: ServiceContext, ref: Any, data: dict) -> dict:
     if transfer.state != "picking":
         raise Conflict(f"{transfer.name} is {transfer.state}: start picking first")
     m = ctx.models
-    product = lot_number = serial = None
-    if data.get("barcode"):
-        udi = parse_scan(ctx, data["barcode"])
-        P = m["Product"]
-        product = ctx.session.execute(sa.select(P).where(P.udi_di == udi.di)).scalar_one_or_none()
-        if product is None:
-            raise NotFound(f"no product has UDI-DI {udi.di}")
-        lot_number, serial = udi.lot, udi.serial
-        qty_value = data.get("quantity") or udi.quantity or 1
-    else:
-        product = ctx.find("Product", data.get("product"), key="sku", what="product")
-        lot_number, serial = data.get("lot"), data.get("serial")
-        qty_value = data.get("quantity") or 1
-    qty = quantity_of(qty_value, "pick")
+    product, lot_number, serial, qty = scanned_item(ctx, data, "pick")
     R, L, Lot, S = m.table("stock_reservation"), m["Location"], m["Lot"], m["Serial"]
     q = (sa.select(R, Lot.lot_number, S.serial_number, L.code)
          .join(L, L.id == R.c.location_id).outerjoin(Lot, Lot.id == R.c.lot_id)
@@ -461,23 +451,12 @@ def receive_transfer(ctx: ServiceContext, ref: Any, data: dict) -> Any:
                 else receiving_location(ctx, dst))
     transit = transfer.transit_location
     left = {(r.product_id, r.lot_id, r.serial_id): r.quantity for r in _in_transit(ctx, transfer)}
-    P, Lot, S = m["Product"], m["Lot"], m["Serial"]
+    Lot, S = m["Lot"], m["Serial"]
     moves, problems, exceptions = [], [], []
     for i, line in enumerate(data.get("lines") or [], 1):
         where = f"line {i}"
         try:
-            if line.get("barcode"):
-                udi = parse_scan(ctx, line["barcode"])
-                product = ctx.session.execute(sa.select(P).where(P.udi_di == udi.di)).scalar_one_or_none()
-                if product is None:
-                    raise NotFound(f"no product has UDI-DI {udi.di}")
-                lot_number, serial = udi.lot, udi.serial
-                qty_value = line.get("quantity") or udi.quantity or 1
-            else:
-                product = ctx.find("Product", line.get("product"), key="sku", what="product")
-                lot_number, serial = line.get("lot"), line.get("serial")
-                qty_value = line.get("quantity")
-            qty = quantity_of(qty_value, where)
+            product, lot_number, serial, qty = scanned_item(ctx, line, where)
             damaged = Decimal(str(line.get("damaged") or 0))
             if damaged < 0 or damaged > qty:
                 raise ValidationFailed(f"damaged quantity must be between 0 and {format_quantity(qty)}")
