@@ -31,6 +31,7 @@ class Config:
     # With REDIS_URL jobs go to RQ; without it they run inline in the web process.
     REDIS_URL = _env("REDIS_URL", "")
     RQ_QUEUE = _env("RQ_QUEUE", "medtrace")
+    RQ_JOB_TIMEOUT = _env("RQ_JOB_TIMEOUT", 1800)
     # Where metadata/, forms/, workflows/ and reports/ are read from.
     MEDTRACE_ROOT = _env("MEDTRACE_ROOT", str(BASE_DIR))
     # Keyboard-wedge scanners often send another character instead of GS (0x1D).

@@ -85,8 +85,23 @@ def load_entity_workflows(root: Path, meta, models) -> dict:
     return workflows
 
 
+def users_with_roles(roles) -> list[tuple[str, frozenset | None]]:
+    """(user name, warehouse scope) of active users holding any of ``roles``."""
+    from flask import current_app
+    from app.security import actor_for
+    sm = current_app.appbuilder.sm
+    rt = current_app.extensions["medtrace"]
+    wanted = {"Admin" if r == "admin" else r for r in roles}
+    out = []
+    for user in sm.get_all_users():
+        if user.is_active and wanted & {r.name for r in user.roles}:
+            out.append((user.username, actor_for(db.session, rt.models, rt.meta, user).warehouse_ids))
+    return out
+
+
 def create_app(config: dict | None = None) -> Flask:
     from config import Config, INSTANCE_DIR
+    from app.jobs import after_commit
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(Config)
@@ -110,6 +125,8 @@ def create_app(config: dict | None = None) -> Flask:
                           workflows=load_entity_workflows(root, meta, models), settings={
             "udi_separator_chars": app.config["UDI_SEPARATOR_CHARS"],
             "root": root,
+            "enqueue_after_commit": after_commit,
+            "users_with_roles": users_with_roles,
         })
         app.extensions["medtrace"] = runtime
 

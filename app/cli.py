@@ -96,3 +96,16 @@ def verify_ledger_command():
         click.echo(f"{len(problems)} differences found", err=True)
         sys.exit(1)
     click.echo("ledger verified: no differences between moves and balances")
+
+
+@medtrace_cli.command("job")
+@click.argument("func_path")
+@click.argument("args", nargs=-1)
+def job_command(func_path, args):
+    """Run or enqueue a job: flask medtrace job jobs.stock_jobs.expire_lots
+    (inline without REDIS_URL; arguments are JSON values)."""
+    import json
+    from app.jobs import enqueue
+    handle = enqueue(current_app._get_current_object(), func_path, *[json.loads(a) for a in args])
+    result = json.dumps(handle.result, ensure_ascii=False) if handle.result is not None else ""
+    click.echo(f"{handle.id} {handle.state} {result or handle.error or ''}")

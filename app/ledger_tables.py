@@ -63,6 +63,8 @@ def define(md: sa.MetaData, meta: Metadata) -> None:
         sa.Column("signature_meaning", sa.String(32)),
         sa.Index("ix_workflow_transition_record", "entity", "record_id"),
     )
+    from app.jobs import define_job_tables
+    define_job_tables(md)
     if not {"Product", "Lot", "Serial", "Location"} <= set(meta.entities):
         return
     sa.Table(

@@ -595,3 +595,25 @@ def transfer_detail(ctx: ServiceContext, transfer, lang: str = "en") -> dict:
                      "signed_at": iso(h.signed_at), "meaning": h.signature_meaning} for h in history],
         "allowed_actions": allowed_actions(ctx, transfer, lang),
     }
+
+
+def transfer_recipients(ctx: ServiceContext, transfer_id: int, requester: bool) -> dict:
+    """Who must hear about a transfer now: its creator, or every active user whose
+    roles may take an action from the current state and who sees the warehouse
+    that action belongs to."""
+    T = ctx.models[ENTITY]
+    transfer = ctx.session.get(T, transfer_id)
+    if transfer is None:
+        raise NotFound(f"unknown transfer {transfer_id}")
+    base = {"transfer": transfer.name, "state": transfer.state}
+    if requester:
+        return {**base, "notify": [transfer.created_by] if transfer.created_by else []}
+    users = ctx.settings.get("users_with_roles")
+    wf = workflow(ctx)
+    recipients = set()
+    for t in wf.transitions_from(transfer.state):
+        wh = transfer.to_warehouse_id if t.action in DESTINATION_ACTIONS else transfer.from_warehouse_id
+        for username, scope in (users(t.roles) if users else []):
+            if username != transfer.created_by and (scope is None or wh in scope):
+                recipients.add(username)
+    return {**base, "notify": sorted(recipients)}

@@ -236,3 +236,24 @@ def test_approving_ones_own_transfer_is_refused(api, people, unique):
     r = act(api, "manager_sh", name, "approve")
     assert r.status_code == 403 and "may not approve" in r.json["message"]
     assert manager.get(f"/api/v1/transfers/{name}").json["state"] == "submitted"
+
+
+def test_submitting_notifies_approvers_through_a_job(api, app, people, unique):
+    """The workflow's `notify_approvers` task runs as a job after commit (inline
+    without REDIS_URL) and its job_run records who must approve."""
+    import json
+    name = api("clerk_sh2").post("/api/v1/transfers/", json={
+        "from_warehouse": "SH01", "to_warehouse": "HZ01",
+        "lines": [{"product": "GLV-0004", "quantity": "1"}]}).json["name"]
+    act(api, "clerk_sh2", name, "submit")
+    from app import db
+    with app.app_context():
+        J = app.extensions["medtrace"].models.table("job_run")
+        rows = db.session.execute(sa.select(J).where(
+            J.c.func == "jobs.transfer_jobs.notify_approvers").order_by(J.c.id.desc())).all()
+        results = [json.loads(r.result) if isinstance(r.result, str) else r.result for r in rows
+                   if r.state == "finished"]
+        mine = [r for r in results if r and r.get("transfer") == name]
+        assert mine, [(r.state, r.error) for r in rows[:3]]
+        assert "manager_sh" in mine[0]["notify"] and "manager_bj" not in mine[0]["notify"]
+        assert "clerk_sh2" not in mine[0]["notify"]
