@@ -32,7 +32,7 @@ def run_sync(echo=print) -> None:
     level = fab_log.level
     fab_log.setLevel(logging.ERROR)
     try:
-        result = sync_permissions(current_app.appbuilder, rt.meta, rt.settings.get("menu", []))
+        result = sync_permissions(current_app.appbuilder, rt.meta, rt.settings.get("pages", []))
     finally:
         fab_log.setLevel(level)
     echo(f"permissions synced: {result['entity_permissions']} entity permissions, "

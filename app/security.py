@@ -67,7 +67,8 @@ def actor_for(session, models, meta: Metadata, user, language: str = "en") -> Ac
     )
 
 
-def sync_permissions(appbuilder, meta: Metadata, menu_names: Iterable[str] = ()) -> dict:
+def sync_permissions(appbuilder, meta: Metadata,
+                     pages: Iterable[tuple[str, str, str]] = ()) -> dict:
     """Create every entity permission, give Admin all of them, and set each
     metadata role's permissions exactly as roles.yaml says."""
     sm = appbuilder.sm
@@ -89,8 +90,11 @@ def sync_permissions(appbuilder, meta: Metadata, menu_names: Iterable[str] = ())
                 module = (meta.entities[entity].module if entity in meta.entities
                           else ENGINE_TARGETS[entity])
                 wanted.append(sm.add_permission_view_menu("menu_access", module))
-        for page in menu_names:  # purpose-built pages every signed-in role may open
-            wanted.append(sm.add_permission_view_menu("menu_access", page))
+        for page, entity, verb in pages:  # purpose-built pages: shown where they can open
+            if role.allows(entity, verb):
+                wanted.append(sm.add_permission_view_menu("menu_access", page))
+                module = meta.entities[entity].module
+                wanted.append(sm.add_permission_view_menu("menu_access", module))
         for view, perm in (("UserInfoEditView", "can_this_form_get"),
                            ("UserInfoEditView", "can_this_form_post"),
                            ("ResetMyPasswordView", "can_this_form_get"),

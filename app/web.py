@@ -36,23 +36,16 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     from app.api import inventory as inventory_api
     from app.api import transfers as transfers_api
     from app.meta.views import register_entities
-    from app.views import pages
+    from app.views import inventory_pages, pages, transfer_pages
 
     set_resolver(_request_actor)
-    menu = register_entities(appbuilder, runtime.models)
+    register_entities(appbuilder, runtime.models)
     inventory_api.register(appbuilder)
     transfers_api.register(appbuilder)
-    menu += pages.register(appbuilder, runtime)
-    import importlib
-    for page_module in ("inventory_pages", "transfer_pages"):
-        try:
-            module = importlib.import_module(f"app.views.{page_module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"app.views.{page_module}":
-                raise
-            continue
-        menu += module.register(appbuilder, runtime)
-    runtime.settings["menu"] = menu
+    pages.register(appbuilder, runtime)
+    # (menu name, entity, permission) of each purpose-built page, for permission sync
+    runtime.settings["pages"] = (inventory_pages.register(appbuilder, runtime)
+                                 + transfer_pages.register(appbuilder, runtime))
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

@@ -27,8 +27,8 @@ def audit_model(runtime: Runtime):
     return models.models["AuditRecord"]
 
 
-def register(appbuilder, runtime: Runtime) -> list[str]:
-    """Add the pages; return their menu names (every role may open them)."""
+def register(appbuilder, runtime: Runtime) -> None:
+    """Add the audit trail screen and API (menu access follows AuditLog read)."""
     model = audit_model(runtime)
 
     class AuditLogView(ModelView):
@@ -62,4 +62,3 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
                         icon="fa-history", category="admin",
                         category_label=lazy(runtime.meta.modules.get("admin", {"en": "Admin", "zh": "管理"})))
     appbuilder.add_api(AuditLogApi)
-    return []

@@ -342,4 +342,4 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
     category_label = lazy(runtime.meta.modules.get("transfers", {"en": "Transfers", "zh": "调拨"}))
     appbuilder.add_view(TransferPagesView, BOARD_MENU, label=lazy(TEXT["board"]),
                         icon="fa-columns", category="transfers", category_label=category_label)
-    return [BOARD_MENU]
+    return [(BOARD_MENU, "TransferOrder", "read")]
