@@ -3,7 +3,7 @@ its moves through the ledger in one transaction, all or nothing."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -241,7 +241,8 @@ def _match_lots(ctx, resolved, problems) -> dict:
         lot = found.get(key)
         if lot is None:
             lot = Lot(product=product, lot_number=lot_number, expiry_date=expiry,
-                      production_date=production, status="available")
+                      production_date=production, status="available",
+                      first_received_at=ctx.now())
             lot._new_in_receipt = True
             found[key] = lot
             ctx.session.add(lot)
@@ -364,8 +365,10 @@ def _serial_ref(ctx, product, ref):
 
 # ---------------------------------------------------------------------- shipment
 def stock_candidates(ctx: ServiceContext, warehouse_id: int, product_ids: set[int],
-                     lock: bool = False) -> dict[int, list[StockCandidate]]:
-    """Allocatable balances (on hand minus reserved) in the warehouse's bins."""
+                     lock: bool = False, only_lots: dict[int, set[str] | None] | None = None,
+                     ) -> dict[int, list[StockCandidate]]:
+    """Allocatable balances (on hand minus reserved) in the warehouse's bins;
+    ``only_lots`` narrows a product to the lot numbers its lines name."""
     m = ctx.models
     B, L, Lot, S = m.table("stock_balance"), m["Location"], m["Lot"], m["Serial"]
     stmt = (sa.select(B.c.product_id, B.c.lot_id, B.c.serial_id, B.c.location_id, B.c.status,
@@ -375,8 +378,12 @@ def stock_candidates(ctx: ServiceContext, warehouse_id: int, product_ids: set[in
             .join(L, L.id == B.c.location_id)
             .outerjoin(Lot, Lot.id == B.c.lot_id)
             .outerjoin(S, S.id == B.c.serial_id)
-            .where(B.c.warehouse_id == warehouse_id, B.c.is_real, B.c.product_id.in_(product_ids),
-                   B.c.quantity - B.c.reserved > 0))
+            .where(B.c.warehouse_id == warehouse_id, B.c.is_real, B.c.quantity - B.c.reserved > 0))
+    narrowed = {p: lots for p, lots in (only_lots or {}).items() if lots}
+    open_products = set(product_ids) - set(narrowed)
+    conditions = [B.c.product_id.in_(open_products)] if open_products else []
+    conditions += [sa.and_(B.c.product_id == p, Lot.lot_number.in_(lots)) for p, lots in narrowed.items()]
+    stmt = stmt.where(sa.or_(*conditions) if conditions else sa.false())
     if lock and ctx.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=B)
     out: dict[int, list[StockCandidate]] = defaultdict(list)
@@ -397,16 +404,27 @@ def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date
     """Allocate every line by strategy; returns [(line_index, product, picks)] or
     raises DocumentInvalid listing each line that cannot be filled."""
     products, problems = [], []
+    known = products_by_reference(ctx, set(), {str(l.get("product")) for l in lines
+                                               if l.get("product") not in (None, "")})
     for i, line in enumerate(lines, 1):
         try:
-            products.append((i, line, ctx.find("Product", line.get("product"), key="sku",
-                                                what="product"),
-                             quantity_of(line.get("quantity"), f"line {i}")))
+            product = known.get(str(line.get("product")))
+            if product is None:
+                raise NotFound(f"unknown product {line.get('product')!r}")
+            products.append((i, line, product, quantity_of(line.get("quantity"), f"line {i}")))
         except (ValidationFailed, NotFound) as exc:
             problems.append(f"line {i}: {exc.message}")
     if problems:
         raise DocumentInvalid("; ".join(problems), details={"problems": problems})
-    pool = stock_candidates(ctx, warehouse.id, {p.id for _, _, p, _ in products}, lock=lock)
+    # when every line of a product names its lot, only those lots are candidates
+    named_lots: dict[int, set[str] | None] = {}
+    for _, line, product, _ in products:
+        lots = named_lots.get(product.id, set())
+        if lots is not None:
+            named_lots[product.id] = (lots | {line["lot"]}) if line.get("lot") else None
+    pool = stock_candidates(ctx, warehouse.id, {p.id for _, _, p, _ in products}, lock=lock,
+                            only_lots=named_lots)
+    repeats = Counter(p.id for _, _, p, _ in products)
     result = []
     for i, line, product, qty in products:
         try:
@@ -428,6 +446,10 @@ def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date
         except ValidationFailed as exc:
             problems.append(f"line {i} ({product.sku}): {exc.message}")
             continue
+        repeats[product.id] -= 1
+        result.append((i, product, picks))
+        if not repeats[product.id]:
+            continue
         # a later line of the same product allocates from what is left
         taken = defaultdict(Decimal)
         for p in picks:
@@ -435,7 +457,6 @@ def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date
         pool[product.id] = [
             c if id(c) not in taken else StockCandidate(**{**c.__dict__, "quantity": c.quantity - taken[id(c)]})
             for c in pool.get(product.id, []) if c.quantity - taken.get(id(c), 0) > 0]
-        result.append((i, product, picks))
     if problems:
         raise DocumentInvalid("; ".join(problems), details={"problems": problems})
     return result
