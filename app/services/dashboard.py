@@ -1,25 +1,52 @@
-"""Figures for the home dashboard, limited to the actor's warehouses."""
+"""Figures for the home dashboard, limited to the actor's warehouses: stock,
+goods in transit, transfers waiting for approval, open receiving exceptions
+and lots close to expiry."""
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 
 from app.actor import Actor
+from app.domain.ledger import format_quantity
+
+APPROVAL_STATES = ("submitted", "qa_review", "finance_review", "regional_review")
+EXPIRY_WINDOW_DAYS = 90
 
 
-def dashboard_figures(session, models, actor: Actor) -> dict:
-    W = models["Warehouse"]
-    q = sa.select(sa.func.count()).select_from(W)
-    if actor.warehouse_ids is not None:
-        q = q.where(W.id.in_(list(actor.warehouse_ids)))
-    figures = {"warehouses": session.execute(q).scalar_one()}
-    if "stock_balance" in models.metadata.tables:
-        B = models.table("stock_balance")
-        cond = [B.c.is_real, B.c.quantity > 0]
-        if actor.warehouse_ids is not None:
-            cond.append(B.c.warehouse_id.in_(list(actor.warehouse_ids)))
-        row = session.execute(sa.select(
-            sa.func.count(sa.distinct(B.c.lot_id)), sa.func.coalesce(sa.func.sum(B.c.quantity), 0)
-        ).where(*cond)).one()
-        figures["lots_in_stock"] = row[0]
-        figures["units_in_stock"] = row[1]
+def dashboard_figures(session, models, actor: Actor, today: dt.date | None = None) -> dict:
+    today = today or dt.date.today()
+    scope = None if actor.warehouse_ids is None else list(actor.warehouse_ids)
+    W, T, E = models["Warehouse"], models["TransferOrder"], models["TransferException"]
+    B, Lot = models.table("stock_balance"), models["Lot"]
+
+    def scoped(q, *columns):
+        return q if scope is None else q.where(sa.or_(*(c.in_(scope) for c in columns)))
+
+    figures = {"warehouses": session.execute(scoped(
+        sa.select(sa.func.count()).select_from(W), W.id)).scalar_one()}
+    lots, units = session.execute(scoped(sa.select(
+        sa.func.count(sa.distinct(B.c.lot_id)), sa.func.coalesce(sa.func.sum(B.c.quantity), 0)
+    ).where(B.c.is_real, B.c.quantity > 0), B.c.warehouse_id)).one()
+    figures["lots_in_stock"], figures["units_in_stock"] = lots, format_quantity(units)
+    figures["in_transit"] = format_quantity(session.execute(scoped(
+        sa.select(sa.func.coalesce(sa.func.sum(B.c.quantity), 0))
+        .join(T, T.transit_location_id == B.c.location_id).where(B.c.quantity > 0),
+        T.from_warehouse_id, T.to_warehouse_id)).scalar_one())
+    figures["pending_transfers"] = session.execute(scoped(
+        sa.select(sa.func.count()).select_from(T).where(T.state.in_(APPROVAL_STATES)),
+        T.from_warehouse_id, T.to_warehouse_id)).scalar_one()
+    figures["overdue_in_transit"] = session.execute(scoped(
+        sa.select(sa.func.count()).select_from(T).where(
+            T.state == "shipped", T.expected_arrival < today),
+        T.from_warehouse_id, T.to_warehouse_id)).scalar_one()
+    figures["open_exceptions"] = session.execute(scoped(
+        sa.select(sa.func.count()).select_from(E).where(E.status == "open"),
+        E.warehouse_id)).scalar_one()
+    figures["expiring_lots"] = session.execute(scoped(
+        sa.select(sa.func.count(sa.distinct(B.c.lot_id)))
+        .join(Lot, Lot.id == B.c.lot_id)
+        .where(B.c.is_real, B.c.quantity > 0,
+               Lot.expiry_date <= today + dt.timedelta(days=EXPIRY_WINDOW_DAYS)),
+        B.c.warehouse_id)).scalar_one()
     return figures

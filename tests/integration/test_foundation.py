@@ -191,3 +191,19 @@ def test_form_rule_error_is_shown_and_nothing_saved(web, app, unique):
     with app.app_context():
         assert db.session.execute(sa.select(Location).where(
             Location.code == f"V-{unique}")).scalar_one_or_none() is None
+
+
+def test_dashboard_figures_in_both_languages_and_scoped(web, api, unique):
+    import re
+    api("admin").post("/api/v1/receipts/", json={"supplier": "SUP-MDT", "warehouse": "BJ01", "lines": [
+        {"product": "BND-0006", "quantity": "7"}]})
+    admin = web("admin")
+    page = admin.get("/").data.decode()
+    assert "MedTrace dashboard" in page and 'id="fig-in_transit"' in page
+    admin_units = int(re.search(r'id="fig-units_in_stock">([\d.]+)<', page).group(1))
+    clerk_page = web("clerk_sh").get("/").data.decode()
+    assert re.search(r'id="fig-warehouses">1<', clerk_page)
+    assert int(re.search(r'id="fig-units_in_stock">([\d.]+)<', clerk_page).group(1)) < admin_units
+    admin.get("/lang/zh")
+    page = admin.get("/").data.decode()
+    assert "在库数量" in page and "待审批调拨单" in page
