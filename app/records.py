@@ -222,7 +222,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 def check_workflow_state(session: Session, obj: Any, creating: bool) -> None:
     """A document's state moves only through a workflow transition, and once it
     has left its first state only services (posting, transitions) change it."""
-    target = obj.parent if getattr(type(obj), "__entity__").table_of and getattr(obj, "parent", None) is not None else obj
+    # a line (table_of entity) follows its document's state
+    parent = getattr(obj, "parent", None) if entity_of(obj).table_of else None
+    target = parent if parent is not None else obj
     workflow = getattr(type(target), "__workflow__", None)
     if workflow is None:
         return

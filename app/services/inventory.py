@@ -188,7 +188,7 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
         raise DocumentInvalid("receipt not posted: " + "; ".join(problems),
                               details={"problems": problems})
 
-    lots = _match_lots(ctx, resolved, problems)
+    lots = _match_lots(ctx, resolved, problems, inspection)
     serials = _match_serials(ctx, resolved, lots, problems)
     if problems:
         raise DocumentInvalid("receipt not posted: " + "; ".join(problems),
@@ -208,13 +208,10 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
             product=product, lot=lot, serial=ser, quantity=qty,
             expiry_date=lot.expiry_date if lot else None, barcode=line.barcode))
         moves.append((product, lot, ser, qty))
-    ctx.session.add(receipt)
-    ctx.session.flush()
     for lot in {id(l): l for _, l, _, _ in moves if l is not None}.values():
-        if lot.first_received_at is None:
+        if lot.first_received_at is None:  # a lot on record that never was in stock
             lot.first_received_at = now
-        if inspection and lot.status == "available" and lot.__dict__.get("_new_in_receipt"):
-            lot.status = "quarantine"
+    ctx.session.add(receipt)
     ctx.session.flush()
     StockLedger(ctx.session, m).post_moves("Receipt", receipt.id, receipt.name, [
         Move(product_id=p.id, lot_id=l.id if l else None, serial_id=s.id if s else None,
@@ -225,8 +222,9 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
     return receipt
 
 
-def _match_lots(ctx, resolved, problems) -> dict:
-    """Find or create each (product, lot); refuse a scan whose dates contradict the record."""
+def _match_lots(ctx, resolved, problems, inspection: bool) -> dict:
+    """Find or create each (product, lot); refuse a scan whose dates contradict the
+    record. A lot first seen in an inspected receipt starts in quarantine."""
     Lot = ctx.models["Lot"]
     wanted = {(p.id, lot) for _, p, lot, *_ in resolved if lot}
     found = {}
@@ -241,9 +239,9 @@ def _match_lots(ctx, resolved, problems) -> dict:
         lot = found.get(key)
         if lot is None:
             lot = Lot(product=product, lot_number=lot_number, expiry_date=expiry,
-                      production_date=production, status="available",
+                      production_date=production,
+                      status="quarantine" if inspection else "available",
                       first_received_at=ctx.now())
-            lot._new_in_receipt = True
             found[key] = lot
             ctx.session.add(lot)
             continue
