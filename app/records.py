@@ -95,14 +95,22 @@ def scope_values(obj: Any, entity: EntityMeta) -> list[int | None]:
 
 
 def check_scope(obj: Any, entity: EntityMeta, actor: Actor, creating: bool) -> None:
-    """A user may only write records of the warehouses granted to them."""
-    if actor.warehouse_ids is None or not entity.scope_fields:
+    """A user may only write records whose owning warehouse (the first scope
+    field, e.g. a transfer's source) is granted to them; a line follows its
+    document. Seeing a record (any scope field) does not let one change it."""
+    if actor.warehouse_ids is None:
         return
-    values = scope_values(obj, entity)
+    if entity.table_of:
+        parent = getattr(obj, "parent", None)
+        if parent is not None:
+            check_scope(parent, entity_of(parent), actor, creating=False)
+        return
+    if not entity.scope_fields:
+        return
     if creating and entity.scope_fields[0] == "id":
         return  # a new warehouse has no id yet; creating one needs the create permission
-    allowed = values[:1] if creating else values
-    if not any(v in actor.warehouse_ids for v in allowed):
+    owner = scope_values(obj, entity)[0]
+    if owner not in actor.warehouse_ids:
         raise Forbidden(
             f"{actor.message(entity.label)}: warehouse outside your data scope; "
             "ask an administrator for a data access grant")
@@ -203,8 +211,8 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         check_workflow_state(session, obj, creating=False)
         # the scope must hold before the change as well as after it
         old_values = _committed_scope(obj, entity)
-        if actor.warehouse_ids is not None and entity.scope_fields and old_values and not any(
-                v in actor.warehouse_ids for v in old_values):
+        if actor.warehouse_ids is not None and entity.scope_fields and \
+                old_values[0] not in actor.warehouse_ids:
             raise Forbidden(f"{actor.message(entity.label)}: record outside your data scope")
         if entity.audit:
             pending.append(("update", obj, entity, _audit_rows(obj, entity, "update", actor, now)))

@@ -257,3 +257,23 @@ def test_submitting_notifies_approvers_through_a_job(api, app, people, unique):
         assert mine, [(r.state, r.error) for r in rows[:3]]
         assert "manager_sh" in mine[0]["notify"] and "manager_bj" not in mine[0]["notify"]
         assert "clerk_sh2" not in mine[0]["notify"]
+
+
+def test_destination_users_see_but_cannot_edit_a_draft(api, people, app, unique):
+    """The BJ01 clerk sees an SH01 → BJ01 draft (it will arrive there) but may
+    not change it or add lines to it through the generated API."""
+    r = api("clerk_sh2").post("/api/v1/transfers/", json={
+        "from_warehouse": "SH01", "to_warehouse": "BJ01", "lines": [{"product": "GLV-0004", "quantity": "2"}]})
+    tid, line_id = r.json["id"], r.json["lines"][0]["id"]
+    bj = api("clerk_bj")
+    assert bj.get(f"/api/v1/transfer_order/{tid}").status_code == 200
+    r = bj.put(f"/api/v1/transfer_order/{tid}", json={"reason": "changed by BJ01"})
+    assert r.status_code == 403, r.json
+    r = bj.put(f"/api/v1/transfer_line/{line_id}", json={"quantity": "200"})
+    assert r.status_code == 403, r.json
+    r = bj.post("/api/v1/transfer_line/", json={"parent": tid, "product": 1, "quantity": "1"})
+    assert r.status_code in (403, 422), r.json
+    detail = api("clerk_sh2").get(f"/api/v1/transfers/{tid}").json
+    assert detail["reason"] is None and [l["quantity"] for l in detail["lines"]] == ["2"]
+    # the owner of the source may edit its own draft
+    assert api("clerk_sh2").put(f"/api/v1/transfer_order/{tid}", json={"reason": "restock"}).status_code == 200
