@@ -2,7 +2,8 @@
 
     python run.py            # http://127.0.0.1:8080
 
-It syncs the schema, loads demo data on first start and prints the admin
+It syncs the schema, loads demo data (and ~300 moves of history) on first
+start and prints the admin
 password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
 """
 from __future__ import annotations
@@ -18,7 +19,11 @@ def main() -> None:
     with app.app_context():
         run_sync()
         from app.demo import load_demo_data
-        summary = load_demo_data(db.session, app.extensions["medtrace"])
+        runtime = app.extensions["medtrace"]
+        first_start = db.session.execute(
+            runtime.models.table("stock_move").select().limit(1)).first() is None
+        # on first start, a few hundred moves of history so stock screens are not empty
+        summary = load_demo_data(db.session, runtime, moves=300 if first_start else 0)
         print("demo data:", ", ".join(f"{k}: {v}" for k, v in summary.items()))
         password = ensure_admin("admin", os.environ.get("MEDTRACE_ADMIN_PASSWORD"))
         if password:
