@@ -3,8 +3,7 @@
     python run.py            # http://127.0.0.1:8080
 
 It syncs the schema, loads demo data (and ~300 moves of history) on first
-start and prints the admin
-password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
+start and prints the admin password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
 """
 from __future__ import annotations
 
