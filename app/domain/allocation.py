@@ -389,3 +389,25 @@ def _fmt(quantity: Decimal) -> str:
 def order_pick_list(picks: Iterable[Pick]) -> list[Pick]:
     """Walk order: location pick sequence, then bin path; ties keep allocation order."""
     return sorted(picks, key=lambda p: _bin(p.candidate))
+
+
+def split_picks(picks: Iterable[Pick], quantities: Iterable[Decimal]) -> list[list[Pick]]:
+    """Share one allocation among several lines, in order: the first line takes
+    the first picks, and so on. Greedy allocation of the lines one after another
+    would give the same picks, because a strategy's order does not depend on
+    the quantity asked for."""
+    queue = [Pick(p.candidate, p.quantity) for p in picks]
+    out: list[list[Pick]] = []
+    for wanted in quantities:
+        mine: list[Pick] = []
+        while wanted > 0:
+            head = queue[0]
+            take = min(wanted, head.quantity)
+            mine.append(Pick(head.candidate, take))
+            wanted -= take
+            if take == head.quantity:
+                queue.pop(0)
+            else:
+                queue[0] = Pick(head.candidate, head.quantity - take)
+        out.append(mine)
+    return out

@@ -3,15 +3,15 @@ its moves through the ledger in one transaction, all or nothing."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.domain.allocation import (
-    AllocationRequest, StockCandidate, allocate, order_pick_list, resolve_strategy,
+    AllocationRequest, StockCandidate, allocate, order_pick_list, resolve_strategy, split_picks,
 )
 from app.domain.errors import NotFound, ValidationFailed
 from app.domain.ledger import Move, format_quantity
@@ -422,8 +422,7 @@ def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date
             named_lots[product.id] = (lots | {line["lot"]}) if line.get("lot") else None
     pool = stock_candidates(ctx, warehouse.id, {p.id for _, _, p, _ in products}, lock=lock,
                             only_lots=named_lots)
-    repeats = Counter(p.id for _, _, p, _ in products)
-    result = []
+    requests = []
     for i, line, product, qty in products:
         try:
             chosen = resolve_strategy(
@@ -435,28 +434,56 @@ def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date
                 chosen = "manual_lot"
             days = min_remaining_days if min_remaining_days is not None else (
                 product.min_remaining_shelf_days or 0)
-            request = AllocationRequest(
+            requests.append((i, product, AllocationRequest(
                 product_id=product.id, quantity=qty, strategy=chosen, on_date=on_date,
                 min_remaining_days=days, lot_number=line.get("lot") or None,
                 serial=line.get("serial") or None,
-                serial_tracked=product.tracking in SERIAL_TRACKED)
-            picks = allocate(request, pool.get(product.id, []))
+                serial_tracked=product.tracking in SERIAL_TRACKED)))
+        except ValidationFailed as exc:
+            problems.append(f"line {i} ({product.sku}): {exc.message}")
+    if problems:
+        raise DocumentInvalid("; ".join(problems), details={"problems": problems})
+    by_product: dict[int, list] = defaultdict(list)
+    for item in requests:
+        by_product[item[1].id].append(item)
+    result = []
+    for product_id, items in by_product.items():
+        result += _allocate_product(items, pool.get(product_id, []), problems)
+    if problems:
+        raise DocumentInvalid("; ".join(problems), details={"problems": problems})
+    return sorted(result, key=lambda r: r[0])
+
+
+def _allocate_product(items: list, candidates: list[StockCandidate], problems: list[str]) -> list:
+    """Allocate the lines of one product. Lines without a lot or serial and with
+    the same strategy are allocated together (one pass over the candidates) and
+    the picks shared out in line order; otherwise line by line, each from what
+    the previous ones left."""
+    reqs = [r for _, _, r in items]
+    if len(items) > 1 and all(r.lot_number is None and r.serial is None for r in reqs) and \
+            len({(r.strategy, r.min_remaining_days) for r in reqs}) == 1:
+        try:
+            total = replace(reqs[0], quantity=sum((r.quantity for r in reqs), Decimal(0)))
+            shares = split_picks(allocate(total, candidates), [r.quantity for r in reqs])
+            return [(i, product, picks) for (i, product, _), picks in zip(items, shares)]
+        except ValidationFailed:
+            pass  # allocate line by line below, so the message names the line that fails
+    result = []
+    for n, (i, product, request) in enumerate(items):
+        try:
+            picks = allocate(request, candidates)
         except ValidationFailed as exc:
             problems.append(f"line {i} ({product.sku}): {exc.message}")
             continue
-        repeats[product.id] -= 1
         result.append((i, product, picks))
-        if not repeats[product.id]:
-            continue
-        # a later line of the same product allocates from what is left
-        taken = defaultdict(Decimal)
-        for p in picks:
-            taken[id(p.candidate)] += p.quantity
-        pool[product.id] = [
-            c if id(c) not in taken else StockCandidate(**{**c.__dict__, "quantity": c.quantity - taken[id(c)]})
-            for c in pool.get(product.id, []) if c.quantity - taken.get(id(c), 0) > 0]
-    if problems:
-        raise DocumentInvalid("; ".join(problems), details={"problems": problems})
+        if n + 1 < len(items):
+            # a later line of the same product allocates from what is left
+            taken = defaultdict(Decimal)
+            for p in picks:
+                taken[id(p.candidate)] += p.quantity
+            candidates = [
+                c if id(c) not in taken else replace(c, quantity=c.quantity - taken[id(c)])
+                for c in candidates if c.quantity - taken.get(id(c), 0) > 0]
     return result
 
 

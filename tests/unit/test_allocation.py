@@ -598,3 +598,30 @@ def test_property_pick_list_is_a_reordering(candidates, qty, days, strategy):
     assert Counter(map(id, ordered)) == Counter(map(id, picks))
     keys = [(p.candidate.pick_sequence, p.candidate.location_code) for p in ordered]
     assert keys == sorted(keys)
+
+
+@settings(max_examples=200, deadline=None)
+@given(candidates=stock(), parts=st.lists(st.decimals(min_value=D("0.01"), max_value=30, places=2),
+                                          min_size=1, max_size=5),
+       strategy=st.sampled_from([Strategy.FEFO, Strategy.FIFO, Strategy.CLOSEST_BIN]))
+def test_allocating_lines_together_equals_one_after_another(candidates, parts, strategy):
+    """Shipments allocate same-product lines in one pass and share the picks out
+    (split_picks); that must equal allocating the lines one after another."""
+    from dataclasses import replace
+    from app.domain.allocation import split_picks
+    total = sum(parts, D(0))
+    try:
+        together = allocate(AllocationRequest(PRODUCT, total, strategy, ON), candidates)
+    except InsufficientStock:
+        return
+    shared = split_picks(together, parts)
+    pool = list(candidates)
+    for part, picks in zip(parts, shared):
+        one = allocate(AllocationRequest(PRODUCT, part, strategy, ON), pool)
+        assert [(p.candidate.lot_number, p.candidate.location_code, p.quantity) for p in one] == \
+               [(p.candidate.lot_number, p.candidate.location_code, p.quantity) for p in picks]
+        taken = Counter()
+        for p in one:
+            taken[id(p.candidate)] += p.quantity
+        pool = [c if id(c) not in taken else replace(c, quantity=c.quantity - taken[id(c)])
+                for c in pool if c.quantity - taken.get(id(c), 0) > 0]
