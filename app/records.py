@@ -54,29 +54,33 @@ def record_context(obj: Any, entity: EntityMeta) -> dict:
 
 
 def check_record(obj: Any, entity: EntityMeta, actor: Actor) -> None:
-    """Raise ValidationFailed listing every problem with this record."""
-    problems: list[str] = []
+    """Raise ValidationFailed listing every problem with this record, in English
+    and Chinese (the API answers in the user's language)."""
+    problems: list[tuple[str, str]] = []
     ctx = record_context(obj, entity)
     for f in entity.fields.values():
         value = ctx.get(f.name)
         if f.type == "table":
             continue
         if f.required and value in (None, "") and f.default is None:
-            problems.append(f"{actor.message(f.label)} ({f.name}) is required")
+            problems.append((f"{f.label['en']} ({f.name}) is required", f"{f.label['zh']}（{f.name}）为必填项"))
         if f.type == "enum" and value not in (None, "") and value not in f.options:
-            problems.append(f"{f.name}: {value!r} is not one of {', '.join(f.options)}")
+            options = ", ".join(f.options)
+            problems.append((f"{f.name}: {value!r} is not one of {options}",
+                             f"{f.label['zh']}：{value!r} 不是可选值（{options}）"))
     if not problems:
         for rule in entity.rules:
             try:
                 ok = evaluate_bool(rule.expr, ctx)
-            except ExpressionError as exc:
-                ok, _ = False, exc
+            except ExpressionError:
+                ok = False
             if not ok:
-                problems.append(actor.message(rule.message))
+                problems.append((rule.message["en"], rule.message["zh"]))
     if problems:
         raise ValidationFailed(
-            f"{actor.message(entity.label)}: " + "; ".join(problems),
-            details={"entity": entity.name, "problems": problems})
+            f"{entity.label['en']}: " + "; ".join(en for en, _ in problems),
+            details={"entity": entity.name, "problems": [en for en, _ in problems]},
+            zh=f"{entity.label['zh']}：" + "；".join(zh for _, zh in problems))
 
 
 def scope_values(obj: Any, entity: EntityMeta) -> list[int | None]:
@@ -112,8 +116,9 @@ def check_scope(obj: Any, entity: EntityMeta, actor: Actor, creating: bool) -> N
     owner = scope_values(obj, entity)[0]
     if owner not in actor.warehouse_ids:
         raise Forbidden(
-            f"{actor.message(entity.label)}: warehouse outside your data scope; "
-            "ask an administrator for a data access grant")
+            f"{entity.label['en']}: warehouse outside your data scope; "
+            "ask an administrator for a data access grant",
+            zh=f"{entity.label['zh']}：仓库不在您的数据权限范围内，请联系管理员授予数据权限")
 
 
 def _plain(value: Any) -> str | None:
@@ -213,7 +218,8 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         old_values = _committed_scope(obj, entity)
         if actor.warehouse_ids is not None and entity.scope_fields and \
                 old_values[0] not in actor.warehouse_ids:
-            raise Forbidden(f"{actor.message(entity.label)}: record outside your data scope")
+            raise Forbidden(f"{entity.label['en']}: record outside your data scope",
+                            zh=f"{entity.label['zh']}：记录不在您的数据权限范围内")
         if entity.audit:
             pending.append(("update", obj, entity, _audit_rows(obj, entity, "update", actor, now)))
     for obj in list(session.deleted):

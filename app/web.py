@@ -3,7 +3,6 @@ actor and the mapping of domain errors to responses."""
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context, jsonify
-from flask_babel import get_locale
 from flask_login import current_user
 
 from app.actor import Actor, set_resolver
@@ -12,6 +11,16 @@ from app.runtime import Runtime
 from app.security import actor_for
 
 ANONYMOUS = Actor(username="anonymous", warehouse_ids=frozenset())
+
+
+def request_language() -> str:
+    """The language to answer in: the one the user picked in the UI, else what
+    the client's Accept-Language prefers (scripts using JWT), else English."""
+    from flask import request, session
+    if session.get("locale") == "zh":
+        return "zh"
+    best = request.accept_languages.best_match(["en", "zh"]) if request.accept_languages else None
+    return best or "en"
 
 
 def _request_actor():
@@ -26,7 +35,7 @@ def _request_actor():
     from flask import current_app
     from app import db
     runtime: Runtime = current_app.extensions["medtrace"]
-    lang = str(get_locale() or "en")[:2]
+    lang = request_language()
     actor = actor_for(db.session, runtime.models, runtime.meta, user, language=lang)
     g.medtrace_actor = actor
     return actor
@@ -51,4 +60,4 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     def _domain_error(exc: DomainError):
         from app import db
         db.session.rollback()
-        return jsonify(exc.to_dict()), exc.status
+        return jsonify(exc.to_dict(request_language())), exc.status

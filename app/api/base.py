@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError
 
 from app.domain.errors import DomainError
 from app.services.context import ServiceContext
+from app.web import request_language
 
 
 def verify_password(username: str, password: str) -> bool:
@@ -32,15 +33,17 @@ class DomainApi(BaseApi):
     def load(self, schema: Schema, data=None):
         if data is None:
             if not request.is_json:
-                raise DomainError("send a JSON body (Content-Type: application/json)")
+                raise DomainError("send a JSON body (Content-Type: application/json)",
+                                  zh="请以 JSON 格式发送请求体（Content-Type: application/json）")
             data = request.get_json(silent=True)
             if data is None:
-                raise DomainError("the body is not valid JSON")
+                raise DomainError("the body is not valid JSON", zh="请求体不是合法的 JSON")
         try:
             return schema.load(data)
         except ValidationError as exc:
             raise DomainError(f"invalid input: {_first(exc.messages)}",
-                              details={"fields": exc.messages}) from None
+                              details={"fields": exc.messages},
+                              zh=f"输入有误：{_first(exc.messages)}") from None
 
     def run(self, call, *args, status=200, schema: Schema | None = None):
         """Parse the body with ``schema`` (if given), call a service inside one
@@ -52,7 +55,7 @@ class DomainApi(BaseApi):
             with ctx.transaction():
                 body = call(ctx, *args)
         except DomainError as exc:
-            return self.response(exc.status, **exc.to_dict())
+            return self.response(exc.status, **exc.to_dict(request_language()))
         return self.response(status, **body)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 from flask_appbuilder.api import expose, protect, safe
-from flask_babel import get_locale
+from app.web import request_language
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api.base import DomainApi, service_context
@@ -76,7 +76,7 @@ class ResolveSchema(Schema):
 
 
 def lang() -> str:
-    return str(get_locale() or "en")[:2]
+    return request_language()
 
 
 class TransferActionsApi(DomainApi):

@@ -353,6 +353,10 @@ def _insufficient(
         message += "; excluded: " + "; ".join(
             exclusion.text(_fmt(units)) for _, (exclusion, units) in reasons
         )
+    zh = f"产品 {request.product_id} 库存不足：需求 {_fmt(request.quantity)}，可分配 {_fmt(available)}"
+    if reasons:
+        zh += "；未分配原因：" + "；".join(
+            _reason_zh(code, _fmt(units), request) for code, (_, units) in reasons)
     details = {
         "product_id": request.product_id,
         "requested": str(request.quantity),
@@ -362,7 +366,22 @@ def _insufficient(
             for code, (exclusion, units) in reasons
         ],
     }
-    return InsufficientStock(message, details=details)
+    return InsufficientStock(message, details=details, zh=zh)
+
+
+def _reason_zh(code: str, units: str, request: AllocationRequest) -> str:
+    if code.startswith("status:"):
+        status = code.split(":", 1)[1]
+        names = {"quarantine": "待检隔离", "on_hold": "冻结", "recalled": "已召回",
+                 "expired": "已过期", "damaged": "破损"}
+        return f"{units} 件处于{names.get(status, status)}状态"
+    return {
+        "other_lot": f"{units} 件不属于批次 {request.lot_number}",
+        "other_serial": f"{units} 件不是序列号 {request.serial}",
+        "no_serial": f"{units} 件没有序列号",
+        "expired": f"{units} 件已过期",
+        "shelf_life": f"{units} 件在 {request.on_date} 的剩余效期不足 {request.min_remaining_days} 天",
+    }.get(code, f"{units} 件不可分配（{code}）")
 
 
 _REASON_ORDER = ("shelf_life", "expired", "status:", "no_serial", "other_lot", "other_serial")

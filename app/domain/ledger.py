@@ -99,37 +99,42 @@ def compute_deltas(
     deltas: dict[BalanceKey, Decimal] = defaultdict(Decimal)
     moves = list(moves)
     for i, m in enumerate(moves, start=1):
-        where = f"line {i}"
+        where, zwhere = f"line {i}", f"第 {i} 行"
         src, dst = places.get(m.from_location_id), places.get(m.to_location_id)
         if src is None or dst is None:
-            problems.append(f"{where}: unknown location")
+            problems.append((f"{where}: unknown location", f"{zwhere}：库位不存在"))
             continue
         if not isinstance(m.quantity, Decimal) or not m.quantity.is_finite() or m.quantity <= 0:
-            problems.append(f"{where}: quantity must be a positive number, got {m.quantity}")
+            problems.append((f"{where}: quantity must be a positive number, got {m.quantity}", f"{zwhere}：数量必须为正数，实为 {m.quantity}"))
             continue
         if m.from_status not in STATUSES or m.to_status not in STATUSES:
-            problems.append(f"{where}: unknown stock status")
+            problems.append((f"{where}: unknown stock status", f"{zwhere}：库存状态无效"))
             continue
         if src.id == dst.id and m.from_status == m.to_status:
-            problems.append(f"{where}: source and destination are the same")
+            problems.append((f"{where}: source and destination are the same", f"{zwhere}：来源与目的库位相同"))
             continue
         lot = lots.get(m.lot_id) if m.lot_id else None
         if m.lot_id and (lot is None or lot.product_id != m.product_id):
-            problems.append(f"{where}: lot does not belong to product "
-                            f"{product_name.get(m.product_id, m.product_id)}")
+            product = product_name.get(m.product_id, m.product_id)
+            problems.append((f"{where}: lot does not belong to product {product}",
+                             f"{zwhere}：批次不属于产品 {product}"))
             continue
         if m.serial_id and m.quantity != 1:
-            problems.append(f"{where}: a serial number moves one unit at a time, got {format_quantity(m.quantity)}")
+            problems.append((f"{where}: a serial number moves one unit at a time, got {format_quantity(m.quantity)}",
+                             f"{zwhere}：序列号一次只能移动一件，实为 {format_quantity(m.quantity)}"))
             continue
         if dst.kind in OUTBOUND_KINDS and src.is_real:
             if m.from_status != "available":
-                problems.append(f"{where}: stock in status {m.from_status} cannot be shipped")
+                problems.append((f"{where}: stock in status {m.from_status} cannot be shipped",
+                                 f"{zwhere}：状态为 {m.from_status} 的库存不能发出"))
             if lot is not None and lot.status != "available":
-                problems.append(f"{where}: lot {lot.number} is {lot.status} and cannot be shipped")
+                problems.append((f"{where}: lot {lot.number} is {lot.status} and cannot be shipped",
+                                 f"{zwhere}：批次 {lot.number} 状态为 {lot.status}，不能发出"))
             if (dst.kind == "customer" and lot is not None and lot.expiry_date is not None
                     and lot.expiry_date < today):
-                problems.append(f"{where}: lot {lot.number} expired on {lot.expiry_date} "
-                                "and cannot be shipped to a customer")
+                problems.append((f"{where}: lot {lot.number} expired on {lot.expiry_date} "
+                                 "and cannot be shipped to a customer",
+                                 f"{zwhere}：批次 {lot.number} 已于 {lot.expiry_date} 过期，不能发给客户"))
         deltas[from_key(m)] -= m.quantity
         deltas[to_key(m)] += m.quantity
 
@@ -141,12 +146,12 @@ def compute_deltas(
         if after < 0:
             product = product_name.get(key[0], key[0])
             lot = lots.get(key[1])
-            problems.append(
-                f"not enough stock of {product}"
-                + (f" lot {lot.number}" if lot else "")
-                + (f" serial {serial_name.get(key[2], key[2])}" if key[2] else "")
-                + f" in {place.code} ({key[4]}): {format_quantity(balances.get(key, Decimal(0)))} on hand, "
-                f"{format_quantity(-delta)} requested")
+            what = (f"{product}" + (f" lot {lot.number}" if lot else "")
+                    + (f" serial {serial_name.get(key[2], key[2])}" if key[2] else ""))
+            have, want = format_quantity(balances.get(key, Decimal(0))), format_quantity(-delta)
+            problems.append((
+                f"not enough stock of {what} in {place.code} ({key[4]}): {have} on hand, {want} requested",
+                f"{what} 在 {place.code}（{key[4]}）库存不足：现有 {have}，需要 {want}"))
 
     # A serial is in at most one real place, one unit, after the posting.
     for serial_id in {k[2] for k in deltas if k[2]}:
@@ -157,8 +162,12 @@ def compute_deltas(
                 stock[pos] = stock.get(pos, Decimal(0)) + delta
         held = sorted({places[loc].code for (loc, _), q in stock.items() if q > 0 and loc in places})
         if sum(q for q in stock.values() if q > 0) > 1:
-            problems.append(f"serial {serial_name.get(serial_id, serial_id)} is already in stock "
-                            f"({', '.join(held)}); a serial can be in one place only")
+            serial = serial_name.get(serial_id, serial_id)
+            problems.append((f"serial {serial} is already in stock ({', '.join(held)}); "
+                             "a serial can be in one place only",
+                             f"序列号 {serial} 已在库（{', '.join(held)}），一个序列号只能在一个位置"))
     if problems:
-        raise LedgerError("; ".join(dict.fromkeys(problems)), details={"problems": problems})
+        unique = list(dict.fromkeys(problems))
+        raise LedgerError("; ".join(en for en, _ in unique), details={"problems": [en for en, _ in unique]},
+                          zh="；".join(zh for _, zh in unique))
     return {k: v for k, v in deltas.items() if v != 0}

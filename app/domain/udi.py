@@ -59,7 +59,37 @@ _HRI_RE = re.compile(r"(?:\(\d{2,4}\)[^()]+)+")
 
 
 class UdiError(ValidationFailed):
-    """A scan is not a readable UDI. ``message`` says what is wrong."""
+    """A scan is not a readable UDI. ``message`` says what is wrong; the
+    Chinese text follows from ``details['code']``."""
+
+    def __init__(self, message: str, details: dict | None = None, zh: str | None = None):
+        details = details or {}
+        super().__init__(message, details, zh or _udi_zh(details))
+
+
+_UDI_ZH = {
+    "empty": "未扫描到内容：条码数据为空。",
+    "unrecognised": "无法识别的条码：不是 GS1 或 HIBCC 格式的 UDI。",
+    "gtin_check_digit": "GTIN 校验位错误{expected_got}，请重新扫描或核对条码。",
+    "unknown_ai": "无法识别的 GS1 应用标识符（AI）；若扫描枪未发送分隔符，请检查扫描枪或系统的分隔符设置。",
+    "bad_date": "条码中的日期不存在（例如 13 月或 2 月 30 日）。",
+    "bad_value": "条码中某个字段的值不合法。",
+    "no_gtin": "条码中没有产品标识（GTIN，AI 01）。",
+    "digital_link": "无法解析 GS1 数字链接（Digital Link）。",
+    "gs1": "无法解析 GS1 条码。",
+    "hibc_check_char": "HIBC 校验字符错误{expected_got}，请重新扫描或核对条码。",
+    "hibc_character": "HIBC 条码含有不允许的字符（请检查大写锁定）。",
+    "hibc_date": "HIBC 条码中的日期不存在。",
+    "hibc_date_format": "HIBC 条码中的日期格式无法识别。",
+}
+
+
+def _udi_zh(details: dict) -> str:
+    code = details.get("code", "")
+    text = _UDI_ZH.get(code) or ("HIBC 条码无法解析。" if code.startswith("hibc") else "条码无法解析。")
+    expected_got = (f"（应为 {details['expected']}，实为 {details['got']}）"
+                    if "expected" in details and "got" in details else "")
+    return text.replace("{expected_got}", expected_got)
 
 
 @dataclass(frozen=True)

@@ -265,14 +265,18 @@ class Workflow:
                 + (f"the possible actions are: {', '.join(possible)}." if possible
                    else "no action is possible (final state)."),
                 {"state": state, "action": action, "possible_actions": possible},
+                zh=f"当前状态为「{current.label('zh')}」，不能执行「{action}」；"
+                   + (f"可执行的操作：{'、'.join(possible)}。" if possible else "已是终态，不能再操作。"),
             )
         step = f"{candidates[0].label()} ({action}) from {current.label()}"
+        zstep = f"在「{current.label('zh')}」状态下执行「{candidates[0].label('zh')}」"
         if not any(t.roles & actor.roles for t in candidates):
             needed = sorted(set().union(*(t.roles for t in candidates)))
             raise TransitionNotAllowed(
                 f"{step} needs the role {' or '.join(needed)}; {actor.username} has "
                 f"{', '.join(sorted(actor.roles)) or 'no role'}.",
                 {"state": state, "action": action, "roles": needed},
+                zh=f"{zstep}需要角色 {' 或 '.join(needed)}；{actor.username} 没有该角色。",
             )
         transition = self._route(candidates, context)
         if transition is None:
@@ -280,22 +284,28 @@ class Workflow:
             reasons = "; ".join(f"{_text(t.message, 'en')} [{t.when}]" if t.message
                                 else f"condition not met: {t.when}" for t in failed)
             conditions = [{"when": t.when, "message": dict(t.message or {})} for t in failed]
+            zreasons = "；".join(_text(t.message, "zh") if t.message else f"条件不满足：{t.when}"
+                                 for t in failed)
             raise TransitionConditionFailed(
                 f"{step} is not possible: {reasons}",
                 {"state": state, "action": action, "conditions": conditions},
+                zh=f"{zstep}不可执行：{zreasons}",
             )
         refusal = self._refusal(transition, context, actor)
         if refusal:
-            raise TransitionNotAllowed(f"{step}: {refusal}",
-                                       {"state": state, "action": action, "to": transition.to})
+            raise TransitionNotAllowed(f"{step}: {refusal[0]}",
+                                       {"state": state, "action": action, "to": transition.to},
+                                       zh=f"{zstep}：{refusal[1]}")
         if transition.require_comment and not (comment or "").strip():
             raise CommentRequired(f"{step} needs a comment giving the reason.",
-                                  {"state": state, "action": action, "field": "comment"})
+                                  {"state": state, "action": action, "field": "comment"},
+                                  zh=f"{zstep}需要填写意见说明原因。")
         if transition.signature and not signature_given:
             raise SignatureRequired(
                 f"{step} needs your electronic signature: re-enter your password to sign "
                 f"with the meaning '{transition.meaning}'.",
                 {"state": state, "action": action, "meaning": transition.meaning},
+                zh=f"{zstep}需要电子签名：请重新输入密码，签名含义为「{transition.meaning}」。",
             )
         return transition
 
@@ -322,11 +332,14 @@ class Workflow:
         return None
 
     def _refusal(self, transition: Transition, context: Mapping[str, Any],
-                 actor: Actor) -> str | None:
-        """Why ``actor`` may not take the (already routed) transition, or None."""
+                 actor: Actor) -> tuple[str, str] | None:
+        """Why ``actor`` may not take the (already routed) transition, in English
+        and Chinese, or None."""
         if not transition.roles & actor.roles:
-            return (f"at this point it needs the role {' or '.join(sorted(transition.roles))}; "
-                    f"{actor.username} has {', '.join(sorted(actor.roles)) or 'no role'}.")
+            roles = sorted(transition.roles)
+            return (f"at this point it needs the role {' or '.join(roles)}; "
+                    f"{actor.username} has {', '.join(sorted(actor.roles)) or 'no role'}.",
+                    f"此步骤需要角色 {' 或 '.join(roles)}；{actor.username} 没有该角色。")
         if transition.approval and not transition.allow_self_approval:
             if "owner" not in context:
                 raise WorkflowContextError(
@@ -337,7 +350,8 @@ class Workflow:
             owner = context["owner"]
             if owner is not None and str(owner) == str(actor.id):
                 return (f"{actor.username} created this {self._noun} and may not approve it; "
-                        "someone else must.")
+                        "someone else must.",
+                        f"{actor.username} 是本单据的创建人，不能审批自己的单据，须由他人审批。")
         return None
 
 

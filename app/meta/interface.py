@@ -15,8 +15,11 @@ class EntityInterface(SQLAInterface):
         except IntegrityError as exc:
             self.session.rollback()
             raise self._explain(item, exc) from None
-        except DomainError:
+        except DomainError as exc:
             self.session.rollback()
+            # the screens flash str(exc): make it the user's language
+            from app.web import request_language
+            exc.args = (exc.in_language(request_language()),)
             raise
         except Exception as exc:  # FAB wraps errors of edit/delete
             cause = exc.__cause__

@@ -25,6 +25,7 @@ from app.domain.expressions import ExpressionError, evaluate_bool
 from app.meta.compiler import CompiledModels
 from app.meta.model import EntityMeta, Metadata
 from app.records import record_context
+from app.web import request_language
 from app.security import METHOD_PERMISSIONS
 
 SYSTEM_COLUMNS = {
@@ -163,7 +164,7 @@ class MedTraceRestApi(ModelRestApi):
             return call(*args)
         except DomainError as exc:
             self.datamodel.session.rollback()
-            return self.response(exc.status, **exc.to_dict())
+            return self.response(exc.status, **exc.to_dict(request_language()))
 
     def post_headless(self):
         return self._domain(super().post_headless)

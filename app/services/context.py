@@ -58,12 +58,13 @@ class ServiceContext:
             if obj is None and isinstance(ref, str) and ref.isdigit():
                 obj = self.session.get(model, int(ref))
         if obj is None:
-            raise NotFound(f"unknown {what} {ref!r}")
+            raise NotFound(f"unknown {what} {ref!r}", zh=f"{ref!r} 不存在（{what}）")
         return obj
 
     def warehouse_in_scope(self, ref: Any, what: str = "warehouse"):
         wh = self.find("Warehouse", ref, key="code", what=what)
         if not self.actor.sees_warehouse(wh.id):
             raise Forbidden(f"{what} {wh.code} is outside your data scope; "
-                            "ask an administrator for a data access grant")
+                            "ask an administrator for a data access grant",
+                            zh=f"仓库 {wh.code} 不在您的数据权限范围内，请联系管理员授予数据权限")
         return wh

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from app.domain.allocation import (
     AllocationRequest, StockCandidate, allocate, order_pick_list, resolve_strategy, split_picks,
 )
-from app.domain.errors import NotFound, ValidationFailed
+from app.domain.errors import NotFound, Problems, ValidationFailed
+
+RECEIPT_REFUSED = ("receipt not posted: ", "入库单未过账：")
 from app.domain.ledger import Move, format_quantity
 from app.domain.udi import UdiData, UdiError, parse_udi
 from app.services.context import ServiceContext
@@ -31,11 +33,14 @@ def quantity_of(value: Any, where: str) -> Decimal:
     try:
         q = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise ValidationFailed(f"{where}: quantity {value!r} is not a number") from None
+        raise ValidationFailed(f"{where}: quantity {value!r} is not a number",
+                               zh=f"{where}：数量 {value!r} 不是数字") from None
     if not q.is_finite() or q <= 0:
-        raise ValidationFailed(f"{where}: quantity must be greater than zero, got {value}")
+        raise ValidationFailed(f"{where}: quantity must be greater than zero, got {value}",
+                               zh=f"{where}：数量必须大于零，实为 {value}")
     if q != q.quantize(Decimal("0.0001")):
-        raise ValidationFailed(f"{where}: quantity has more than 4 decimal places")
+        raise ValidationFailed(f"{where}: quantity has more than 4 decimal places",
+                               zh=f"{where}：数量最多保留 4 位小数")
     return q
 
 
@@ -53,7 +58,8 @@ def virtual_location(ctx: ServiceContext, kind: str):
 def bin_in_warehouse(ctx: ServiceContext, ref: Any, warehouse, what: str = "location"):
     loc = ctx.find("Location", ref, key="code", what=what)
     if loc.warehouse_id != warehouse.id or loc.kind not in ("bin", "receiving"):
-        raise ValidationFailed(f"{what} {loc.code} is not a bin of warehouse {warehouse.code}")
+        raise ValidationFailed(f"{what} {loc.code} is not a bin of warehouse {warehouse.code}",
+                               zh=f"库位 {loc.code} 不属于仓库 {warehouse.code}")
     return loc
 
 
@@ -112,7 +118,8 @@ def product_for_udi(ctx: ServiceContext, udi: UdiData, known: dict | None = None
     product = (known if known is not None else products_by_reference(ctx, {udi.di}, set())
                ).get(f"di:{udi.di}")
     if product is None:
-        raise NotFound(f"no product has UDI-DI {udi.di}; add it to the product master first")
+        raise NotFound(f"no product has UDI-DI {udi.di}; add it to the product master first",
+                       zh=f"没有 UDI-DI 为 {udi.di} 的产品，请先在产品主数据中添加")
     return product
 
 
@@ -132,14 +139,14 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
     if not lines_in:
         raise ValidationFailed("a receipt needs at least one line")
 
-    problems: list[str] = []
+    problems = Problems()
     scans: dict[int, UdiData] = {}
     for line in lines_in:
         if line.barcode:
             try:
                 scans[line.index] = parse_scan(ctx, line.barcode)
             except UdiError as exc:
-                problems.append(f"line {line.index}: {exc.message}")
+                problems.line(line.index, exc)
     known = products_by_reference(ctx, {u.di for u in scans.values()},
                                   {str(l.product) for l in lines_in if l.product not in (None, "")})
     resolved = []  # (line_in, product, lot_number, serial, expiry, production, qty)
@@ -156,7 +163,8 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                 product = product_for_udi(ctx, udi, known)
                 if line.product not in (None, "") and str(line.product) not in (
                         str(product.id), product.sku):
-                    raise ValidationFailed(f"the scan is {product.sku}, not {line.product}")
+                    raise ValidationFailed(f"the scan is {product.sku}, not {line.product}",
+                                           zh=f"扫描的是 {product.sku}，不是 {line.product}")
                 for name, scanned, given in (("lot", udi.lot, lot_number), ("serial", udi.serial, serial)):
                     if scanned and given and scanned != given:
                         raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}")
@@ -168,31 +176,31 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
             else:
                 product = known.get(str(line.product))
                 if product is None:
-                    raise NotFound(f"unknown product {line.product!r}")
+                    raise NotFound(f"unknown product {line.product!r}", zh=f"产品 {line.product!r} 不存在")
             qty = quantity_of(qty_value if qty_value not in (None, "") else 1, where)
             if product.tracking in LOT_TRACKED and not lot_number:
-                raise ValidationFailed(f"{product.sku} is lot-tracked: the lot number is missing")
+                raise ValidationFailed(f"{product.sku} is lot-tracked: the lot number is missing",
+                                       zh=f"{product.sku} 按批次管理：缺少批号")
             if product.tracking in SERIAL_TRACKED:
                 if not serial:
-                    raise ValidationFailed(f"{product.sku} is serial-tracked: the serial number is missing")
+                    raise ValidationFailed(f"{product.sku} is serial-tracked: the serial number is missing",
+                                           zh=f"{product.sku} 按序列号管理：缺少序列号")
                 if qty != 1:
-                    raise ValidationFailed(f"{product.sku} is serial-tracked: one serial is one unit")
+                    raise ValidationFailed(f"{product.sku} is serial-tracked: one serial is one unit",
+                                           zh=f"{product.sku} 按序列号管理：一个序列号即一件")
             if product.tracking == "none" and (lot_number or serial):
                 lot_number = serial = None  # untracked products keep no lot
             if product.shelf_life_days and lot_number and expiry is None:
-                raise ValidationFailed(f"{product.sku} has a shelf life: the expiry date is missing")
+                raise ValidationFailed(f"{product.sku} has a shelf life: the expiry date is missing",
+                                       zh=f"{product.sku} 有有效期：缺少失效日期")
             resolved.append((line, product, lot_number, serial, expiry, production, qty))
         except (ValidationFailed, UdiError, NotFound) as exc:
-            problems.append(f"{where}: {exc.message}")
-    if problems:
-        raise DocumentInvalid("receipt not posted: " + "; ".join(problems),
-                              details={"problems": problems})
+            problems.line(line.index, exc)
+    problems.raise_if_any(DocumentInvalid, RECEIPT_REFUSED)
 
     lots = _match_lots(ctx, resolved, problems, inspection)
     serials = _match_serials(ctx, resolved, lots, problems)
-    if problems:
-        raise DocumentInvalid("receipt not posted: " + "; ".join(problems),
-                              details={"problems": problems})
+    problems.raise_if_any(DocumentInvalid, RECEIPT_REFUSED)
 
     now = ctx.now()
     receipt = m["Receipt"](supplier=supplier, warehouse=warehouse, location=location,
@@ -246,11 +254,15 @@ def _match_lots(ctx, resolved, problems, inspection: bool) -> dict:
             ctx.session.add(lot)
             continue
         if expiry and lot.expiry_date and lot.expiry_date != expiry:
-            problems.append(f"line {line.index}: lot {lot_number} of {product.sku} is on record with "
-                            f"expiry {lot.expiry_date}, the scan says {expiry}")
+            problems.line(line.index, f"lot {lot_number} of {product.sku} is on record with "
+                          f"expiry {lot.expiry_date}, the scan says {expiry}",
+                          f"{product.sku} 批次 {lot_number} 的档案失效日期为 {lot.expiry_date}，"
+                          f"扫描结果为 {expiry}")
         if production and lot.production_date and lot.production_date != production:
-            problems.append(f"line {line.index}: lot {lot_number} of {product.sku} is on record with "
-                            f"production date {lot.production_date}, the scan says {production}")
+            problems.line(line.index, f"lot {lot_number} of {product.sku} is on record with "
+                          f"production date {lot.production_date}, the scan says {production}",
+                          f"{product.sku} 批次 {lot_number} 的档案生产日期为 {lot.production_date}，"
+                          f"扫描结果为 {production}")
         if expiry and lot.expiry_date is None:
             lot.expiry_date = expiry
     return found
@@ -275,7 +287,8 @@ def _match_serials(ctx, resolved, lots, problems) -> dict:
             continue
         key = (product.id, serial)
         if key in seen:
-            problems.append(f"line {line.index}: serial {serial} appears twice in this receipt")
+            problems.line(line.index, f"serial {serial} appears twice in this receipt",
+                          f"序列号 {serial} 在本入库单中重复")
             continue
         seen.add(key)
         existing = found.get(key)
@@ -284,9 +297,11 @@ def _match_serials(ctx, resolved, lots, problems) -> dict:
             found[key] = Serial(product=product, serial_number=serial, lot=lot)
             ctx.session.add(found[key])
         elif existing.id in in_stock:
-            problems.append(f"line {line.index}: serial {serial} of {product.sku} is already in stock")
+            problems.line(line.index, f"serial {serial} of {product.sku} is already in stock",
+                          f"{product.sku} 序列号 {serial} 已在库")
         elif lot is not None and existing.lot_id not in (None, getattr(lot, "id", None)):
-            problems.append(f"line {line.index}: serial {serial} belongs to another lot on record")
+            problems.line(line.index, f"serial {serial} belongs to another lot on record",
+                          f"序列号 {serial} 在档案中属于另一个批次")
     return found
 
 
@@ -300,7 +315,7 @@ def post_internal_move(ctx: ServiceContext, data: dict) -> Any:
         raise ValidationFailed("a move needs at least one line")
     doc = m["InternalMove"](warehouse=warehouse, moved_at=ctx.now(), reason=data.get("reason"),
                             status="posted")
-    moves, problems, products = [], [], []
+    moves, problems, products = [], Problems(), []
     for i, line in enumerate(lines, 1):
         where = f"line {i}"
         try:
@@ -312,7 +327,7 @@ def post_internal_move(ctx: ServiceContext, data: dict) -> Any:
             serial = _serial_ref(ctx, product, line.get("serial"))
             status = line.get("status") or "available"
         except (ValidationFailed, NotFound) as exc:
-            problems.append(f"{where}: {exc.message}")
+            problems.line(i, exc)
             continue
         products.append(product)
         doc.lines.append(m["InternalMoveLine"](product=product, lot=lot, serial=serial,
@@ -321,8 +336,7 @@ def post_internal_move(ctx: ServiceContext, data: dict) -> Any:
                           serial_id=serial.id if serial else None, from_location_id=src.id,
                           to_location_id=dst.id, quantity=qty, from_status=status,
                           to_status=status))
-    if problems:
-        raise DocumentInvalid("move not posted: " + "; ".join(problems), details={"problems": problems})
+    problems.raise_if_any(DocumentInvalid, ("move not posted: ", "移库单未过账："))
     ctx.session.add(doc)
     ctx.session.flush()
     StockLedger(ctx.session, m).post_moves("InternalMove", doc.id, doc.name, moves,
@@ -342,7 +356,7 @@ def _lot_ref(ctx, product, ref):
         lot = ctx.session.execute(sa.select(Lot).where(
             Lot.product_id == product.id, Lot.lot_number == str(ref))).scalar_one_or_none()
     if lot is None:
-        raise NotFound(f"unknown lot {ref} of {product.sku}")
+        raise NotFound(f"unknown lot {ref} of {product.sku}", zh=f"{product.sku} 没有批次 {ref}")
     if lot.product_id != product.id:
         raise ValidationFailed(f"lot {lot.lot_number} belongs to another product, not {product.sku}")
     return lot
@@ -398,22 +412,24 @@ def stock_candidates(ctx: ServiceContext, warehouse_id: int, product_ids: set[in
 
 def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date: dt.date,
                    strategy: str | None = None, min_remaining_days: int | None = None,
-                   lock: bool = False):
+                   min_days_floor: int = 0, lock: bool = False):
     """Allocate every line by strategy; returns [(line_index, product, picks)] or
-    raises DocumentInvalid listing each line that cannot be filled."""
-    products, problems = [], []
+    raises DocumentInvalid listing each line that cannot be filled. A line needs
+    the product's minimum remaining shelf life, and at least ``min_days_floor``
+    (the destination's policy for transfers), at ``on_date``."""
+    products, problems = [], Problems()
     known = products_by_reference(ctx, set(), {str(l.get("product")) for l in lines
                                                if l.get("product") not in (None, "")})
     for i, line in enumerate(lines, 1):
         try:
             product = known.get(str(line.get("product")))
             if product is None:
-                raise NotFound(f"unknown product {line.get('product')!r}")
+                raise NotFound(f"unknown product {line.get('product')!r}",
+                               zh=f"产品 {line.get('product')!r} 不存在")
             products.append((i, line, product, quantity_of(line.get("quantity"), f"line {i}")))
         except (ValidationFailed, NotFound) as exc:
-            problems.append(f"line {i}: {exc.message}")
-    if problems:
-        raise DocumentInvalid("; ".join(problems), details={"problems": problems})
+            problems.line(i, exc)
+    problems.raise_if_any(DocumentInvalid)
     # when every line of a product names its lot, only those lots are candidates
     named_lots: dict[int, set[str] | None] = {}
     for _, line, product, _ in products:
@@ -432,29 +448,27 @@ def allocate_lines(ctx: ServiceContext, warehouse, lines: list[dict], *, on_date
                 has_expiry=bool(product.shelf_life_days))
             if line.get("lot") or line.get("serial"):
                 chosen = "manual_lot"
-            days = min_remaining_days if min_remaining_days is not None else (
-                product.min_remaining_shelf_days or 0)
+            days = min_remaining_days if min_remaining_days is not None else max(
+                product.min_remaining_shelf_days or 0, min_days_floor)
             requests.append((i, product, AllocationRequest(
                 product_id=product.id, quantity=qty, strategy=chosen, on_date=on_date,
                 min_remaining_days=days, lot_number=line.get("lot") or None,
                 serial=line.get("serial") or None,
                 serial_tracked=product.tracking in SERIAL_TRACKED)))
         except ValidationFailed as exc:
-            problems.append(f"line {i} ({product.sku}): {exc.message}")
-    if problems:
-        raise DocumentInvalid("; ".join(problems), details={"problems": problems})
+            problems.line(i, exc, label=product.sku)
+    problems.raise_if_any(DocumentInvalid)
     by_product: dict[int, list] = defaultdict(list)
     for item in requests:
         by_product[item[1].id].append(item)
     result = []
     for product_id, items in by_product.items():
         result += _allocate_product(items, pool.get(product_id, []), problems)
-    if problems:
-        raise DocumentInvalid("; ".join(problems), details={"problems": problems})
+    problems.raise_if_any(DocumentInvalid)
     return sorted(result, key=lambda r: r[0])
 
 
-def _allocate_product(items: list, candidates: list[StockCandidate], problems: list[str]) -> list:
+def _allocate_product(items: list, candidates: list[StockCandidate], problems: Problems) -> list:
     """Allocate the lines of one product. Lines without a lot or serial and with
     the same strategy are allocated together (one pass over the candidates) and
     the picks shared out in line order; otherwise line by line, each from what
@@ -473,7 +487,7 @@ def _allocate_product(items: list, candidates: list[StockCandidate], problems: l
         try:
             picks = allocate(request, candidates)
         except ValidationFailed as exc:
-            problems.append(f"line {i} ({product.sku}): {exc.message}")
+            problems.line(i, exc, label=product.sku)
             continue
         result.append((i, product, picks))
         if n + 1 < len(items):
@@ -504,7 +518,8 @@ def post_shipment(ctx: ServiceContext, data: dict) -> tuple[Any, list]:
         allocated = allocate_lines(ctx, warehouse, lines, on_date=now.date(),
                                    strategy=data.get("strategy"), lock=True)
     except DocumentInvalid as exc:
-        raise DocumentInvalid("shipment not posted: " + exc.message, details=exc.details) from None
+        raise DocumentInvalid("shipment not posted: " + exc.message, details=exc.details,
+                              zh="出库单未过账：" + exc.in_language("zh")) from None
     shipment = m["Shipment"](customer=customer, warehouse=warehouse, shipped_at=now,
                              strategy=data.get("strategy"), reference=data.get("reference"),
                              status="posted", note=data.get("note"))

@@ -7,20 +7,18 @@ ledger in the same transaction as the transition that causes them.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from app.domain.allocation import AllocationRequest, allocate, resolve_strategy
-from app.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.domain.errors import Conflict, Forbidden, NotFound, Problems, ValidationFailed
 from app.domain.ledger import Move, format_quantity
 from app.domain.workflow import Actor as WorkflowActor
 from app.services.context import WORKFLOW_WRITES, ServiceContext
 from app.services.inventory import (
-    SERIAL_TRACKED, DocumentInvalid, serial_ids_of_picks, bin_in_warehouse, parse_scan, product_for_udi,
-    quantity_of, receiving_location, stock_candidates, virtual_location,
+    SERIAL_TRACKED, DocumentInvalid, allocate_lines, bin_in_warehouse, parse_scan,
+    product_for_udi, quantity_of, receiving_location, serial_ids_of_picks, virtual_location,
 )
 from app.services.ledger import StockLedger
 
@@ -59,7 +57,7 @@ def get_transfer(ctx: ServiceContext, ref: Any, lock: bool = False):
     scope = ctx.actor.warehouse_ids
     if transfer is None or (scope is not None and transfer.from_warehouse_id not in scope
                             and transfer.to_warehouse_id not in scope):
-        raise NotFound(f"unknown transfer {ref!r}")
+        raise NotFound(f"unknown transfer {ref!r}", zh=f"调拨单 {ref!r} 不存在")
     return transfer
 
 
@@ -71,15 +69,15 @@ def create_transfer(ctx: ServiceContext, data: dict):
     src = ctx.warehouse_in_scope(data.get("from_warehouse"), "source warehouse")
     dst = ctx.find("Warehouse", data.get("to_warehouse"), key="code", what="destination warehouse")
     if src.id == dst.id:
-        raise TransferInvalid("source and destination must differ")
+        raise TransferInvalid("source and destination must differ", zh="调出与调入仓库不能相同")
     lines = data.get("lines") or []
     if not lines:
-        raise TransferInvalid("a transfer needs at least one line")
+        raise TransferInvalid("a transfer needs at least one line", zh="调拨单至少需要一行明细")
     transfer = m[ENTITY](from_warehouse=src, to_warehouse=dst, priority=data.get("priority") or "normal",
                          requested_date=data.get("requested_date"), reason=data.get("reason"),
                          strategy=data.get("strategy"), state=workflow(ctx).initial,
                          carrier=None)
-    problems, total = [], ZERO
+    problems, total = Problems(), ZERO
     for i, line in enumerate(lines, 1):
         try:
             product = ctx.find("Product", line.get("product"), key="sku", what="product")
@@ -102,16 +100,14 @@ def create_transfer(ctx: ServiceContext, data: dict):
             if product.tracking in SERIAL_TRACKED and qty != qty.to_integral():
                 raise ValidationFailed(f"{product.sku} is serial-tracked: whole units only")
         except (ValidationFailed, NotFound) as exc:
-            problems.append(f"line {i}: {exc.message}")
+            problems.line(i, exc)
             continue
         price = product.unit_price or ZERO
         total += price * qty
         transfer.lines.append(m["TransferLine"](product=product, quantity=qty, lot=lot, serial=serial,
                                                 unit_price=price, reserved_qty=ZERO, picked_qty=ZERO,
                                                 shipped_qty=ZERO, received_qty=ZERO))
-    if problems:
-        raise DocumentInvalid("transfer not created: " + "; ".join(problems),
-                              details={"problems": problems})
+    problems.raise_if_any(DocumentInvalid, ("transfer not created: ", "调拨单未创建："))
     transfer.total_value = total
     ctx.session.add(transfer)
     ctx.session.flush()
@@ -161,9 +157,9 @@ def take_action(ctx: ServiceContext, ref: Any, action: str, *, comment: str | No
     transfer = get_transfer(ctx, ref, lock=True)
     if not _in_scope_for(ctx, transfer, action):
         side = "destination" if action in DESTINATION_ACTIONS else "source"
-        raise Forbidden(f"{action} belongs to the {side} warehouse, which is outside your data scope")
+        raise Forbidden(f"{action} belongs to the {side} warehouse, which is outside your data scope", zh=f"该操作属于{'调入' if side == 'destination' else '调出'}仓库，不在您的数据权限范围内")
     if action == "receive":
-        raise Conflict("use the receive endpoint to record what arrived; it confirms the receipt")
+        raise Conflict("use the receive endpoint to record what arrived; it confirms the receipt", zh="请使用收货接口登记到货，收货完成后自动确认")
     return _transition(ctx, transfer, action, comment=comment, password=password, details=details)
 
 
@@ -180,7 +176,7 @@ def _transition(ctx, transfer, action, *, comment=None, password=None, details=N
             wf.resolve(transfer.state, action, context, workflow_actor(ctx), comment=comment,
                        signature_given=False)  # raises SignatureRequired with the meaning
         if verify is None or not verify(ctx.actor.username, password):
-            raise Forbidden("electronic signature refused: the password is not correct")
+            raise Forbidden("electronic signature refused: the password is not correct", zh="电子签名被拒绝：密码不正确")
         signature_given = True
     before = transfer.state
     if action == "ship":
@@ -213,36 +209,21 @@ def reserve_stock(ctx: ServiceContext, transfer) -> None:
     m = ctx.models
     src, dst = transfer.from_warehouse, transfer.to_warehouse
     on_date = transfer.expected_arrival or transfer.requested_date or ctx.now().date()
-    pool = stock_candidates(ctx, src.id, {l.product_id for l in transfer.lines}, lock=True)
-    R, B = m.table("stock_reservation"), m.table("stock_balance")
-    problems, rows = [], []
-    for i, line in enumerate(transfer.lines, 1):
-        product = line.product
-        days = max(product.min_remaining_shelf_days or 0, dst.min_remaining_shelf_days or 0)
-        strategy = resolve_strategy(document=transfer.strategy or None,
-                                    product=product.allocation_strategy or None,
-                                    warehouse=src.allocation_strategy or None,
-                                    has_expiry=bool(product.shelf_life_days))
-        if line.lot_id or line.serial_id:
-            strategy = "manual_lot"
-        try:
-            picks = allocate(AllocationRequest(
-                product_id=product.id, quantity=line.quantity, strategy=strategy, on_date=on_date,
-                min_remaining_days=days, lot_number=line.lot.lot_number if line.lot else None,
-                serial=line.serial.serial_number if line.serial else None,
-                serial_tracked=product.tracking in SERIAL_TRACKED), pool.get(product.id, []))
-        except ValidationFailed as exc:
-            problems.append(f"line {i} ({product.sku}): {exc.message}")
-            continue
-        taken = defaultdict(Decimal)
-        for p in picks:
-            taken[id(p.candidate)] += p.quantity
-            rows.append((line, p))
-        pool[product.id] = [c for c in pool.get(product.id, []) if c.quantity - taken.get(id(c), 0) > 0]
+    lines = list(transfer.lines)
+    try:
+        allocated = allocate_lines(
+            ctx, src, [{"product": str(l.product_id), "quantity": l.quantity,
+                        "lot": l.lot.lot_number if l.lot else None,
+                        "serial": l.serial.serial_number if l.serial else None} for l in lines],
+            on_date=on_date, strategy=transfer.strategy, lock=True,
+            min_days_floor=dst.min_remaining_shelf_days or 0)
+    except DocumentInvalid as exc:
+        raise TransferInvalid("cannot reserve stock: " + exc.message, details=exc.details,
+                              zh="无法预留库存：" + exc.in_language("zh")) from None
+    rows = [(lines[i - 1], p) for i, _, picks in allocated for p in picks]
+    for line in lines:
         line.reserved_qty = line.quantity
-    if problems:
-        raise TransferInvalid("cannot reserve stock: " + "; ".join(problems),
-                              details={"problems": problems})
+    R, B = m.table("stock_reservation"), m.table("stock_balance")
     serial_ids = serial_ids_of_picks(ctx, [p for _, p in rows])
     now = ctx.now()
     for line, p in rows:
@@ -322,9 +303,9 @@ def pick_by_scan(ctx: ServiceContext, ref: Any, data: dict) -> dict:
     of this transfer (another product, lot or serial) is refused with a message."""
     transfer = get_transfer(ctx, ref, lock=True)
     if not _in_scope_for(ctx, transfer, "ship"):
-        raise Forbidden("the source warehouse is outside your data scope")
+        raise Forbidden("the source warehouse is outside your data scope", zh="调出仓库不在您的数据权限范围内")
     if transfer.state != "picking":
-        raise Conflict(f"{transfer.name} is {transfer.state}: start picking first")
+        raise Conflict(f"{transfer.name} is {transfer.state}: start picking first", zh=f"{transfer.name} 当前状态为 {transfer.state}：请先开始拣货")
     m = ctx.models
     product, lot_number, serial, qty = scanned_item(ctx, data, "pick")
     R, L, Lot, S = m.table("stock_reservation"), m["Location"], m["Lot"], m["Serial"]
@@ -335,7 +316,7 @@ def pick_by_scan(ctx: ServiceContext, ref: Any, data: dict) -> dict:
                 R.c.state == "active", R.c.product_id == product.id, R.c.picked < R.c.quantity))
     candidates = ctx.session.execute(q.order_by(L.pick_sequence, R.c.id)).all()
     if not candidates:
-        raise TransferInvalid(f"{product.sku} is not on {transfer.name}'s pick list, or is fully picked")
+        raise TransferInvalid(f"{product.sku} is not on {transfer.name}'s pick list, or is fully picked", zh=f"{product.sku} 不在 {transfer.name} 的拣货单上，或已拣完")
     matching = [c for c in candidates
                 if (not lot_number or c.lot_number == lot_number)
                 and (not serial or c.serial_number == serial)
@@ -345,7 +326,7 @@ def pick_by_scan(ctx: ServiceContext, ref: Any, data: dict) -> dict:
                                      + f" in {c.code}" for c in candidates}))
         got = (f"lot {lot_number}" if lot_number else "") + (f" serial {serial}" if serial else "")
         raise TransferInvalid(f"scan does not match the reservation: got {got.strip() or product.sku}, "
-                              f"expected {expected}")
+                              f"expected {expected}", zh=f"扫描结果与预留不符：扫描到 {got.strip() or product.sku}，应为 {expected}")
     remaining = qty
     for c in matching:
         take = min(remaining, c.quantity - c.picked)
@@ -357,7 +338,7 @@ def pick_by_scan(ctx: ServiceContext, ref: Any, data: dict) -> dict:
             break
     if remaining > 0:
         raise TransferInvalid(f"picking {format_quantity(qty)} exceeds what is reserved for that "
-                              f"lot/serial by {format_quantity(remaining)}")
+                              f"lot/serial by {format_quantity(remaining)}", zh=f"拣货数量超出该批次/序列号的预留数量 {format_quantity(remaining)}")
     for line in transfer.lines:
         if line.product_id == product.id:
             line.picked_qty = (line.picked_qty or ZERO) + qty
@@ -383,10 +364,10 @@ def _ship(ctx: ServiceContext, transfer, details: dict) -> None:
     reservations = _reservations(ctx, transfer)
     unpicked = [r for r in reservations if r.picked < r.quantity]
     if not reservations:
-        raise TransferInvalid("nothing is reserved for this transfer")
+        raise TransferInvalid("nothing is reserved for this transfer", zh="本调拨单没有预留库存")
     if unpicked:
         raise TransferInvalid(f"{len(unpicked)} reserved line(s) are not fully picked yet; "
-                              "scan them before shipping")
+                              "scan them before shipping", zh=f"{len(unpicked)} 行预留尚未拣完，请先扫描拣货再发运")
     m = ctx.models
     if details.get("carrier"):
         carrier = ctx.find("Partner", details["carrier"], key="code", what="carrier")
@@ -442,9 +423,10 @@ def receive_transfer(ctx: ServiceContext, ref: Any, data: dict) -> Any:
     still in transit become 'short' exceptions and the transfer is received."""
     transfer = get_transfer(ctx, ref, lock=True)
     if not _in_scope_for(ctx, transfer, "receive"):
-        raise Forbidden("the destination warehouse is outside your data scope")
+        raise Forbidden("the destination warehouse is outside your data scope",
+                        zh="调入仓库不在您的数据权限范围内")
     if transfer.state != "shipped":
-        raise Conflict(f"{transfer.name} is {transfer.state}; only a shipped transfer can be received")
+        raise Conflict(f"{transfer.name} is {transfer.state}; only a shipped transfer can be received", zh=f"{transfer.name} 当前状态为 {transfer.state}，只有已发运的调拨单才能收货")
     m = ctx.models
     dst = transfer.to_warehouse
     location = (bin_in_warehouse(ctx, data["location"], dst) if data.get("location")
@@ -452,7 +434,7 @@ def receive_transfer(ctx: ServiceContext, ref: Any, data: dict) -> Any:
     transit = transfer.transit_location
     left = {(r.product_id, r.lot_id, r.serial_id): r.quantity for r in _in_transit(ctx, transfer)}
     Lot, S = m["Lot"], m["Serial"]
-    moves, problems, exceptions = [], [], []
+    moves, problems, exceptions = [], Problems(), []
     for i, line in enumerate(data.get("lines") or [], 1):
         where = f"line {i}"
         try:
@@ -471,11 +453,11 @@ def receive_transfer(ctx: ServiceContext, ref: Any, data: dict) -> Any:
                     and (not serial or k[2] == serial_id)]
             if not keys:
                 what = (f"serial {serial}" if serial else f"lot {lot_number}" if lot_number else product.sku)
-                raise ValidationFailed(f"{what} was not shipped on {transfer.name}")
+                raise ValidationFailed(f"{what} was not shipped on {transfer.name}", zh=f"{what} 不在 {transfer.name} 的发运明细中")
             available = sum(left[k] for k in keys)
             if qty > available:
                 raise ValidationFailed(f"receiving {format_quantity(qty)} of {product.sku} but only "
-                                       f"{format_quantity(available)} is in transit on {transfer.name}")
+                                       f"{format_quantity(available)} is in transit on {transfer.name}", zh=f"收货数量 {format_quantity(qty)} 超过 {transfer.name} 的在途数量 {format_quantity(available)}")
             remaining, good = qty, qty - damaged
             for k in keys:
                 take = min(remaining, left[k])
@@ -500,9 +482,8 @@ def receive_transfer(ctx: ServiceContext, ref: Any, data: dict) -> Any:
                     tl.received_qty = (tl.received_qty or ZERO) + qty
                     break
         except (ValidationFailed, NotFound) as exc:
-            problems.append(f"{where}: {exc.message}")
-    if problems:
-        raise DocumentInvalid("nothing received: " + "; ".join(problems), details={"problems": problems})
+            problems.line(i, exc)
+    problems.raise_if_any(DocumentInvalid, ("nothing received: ", "未收货："))
     now = ctx.now()
     if moves:
         StockLedger(ctx.session, m).post_moves(ENTITY, transfer.id, transfer.name, moves, moved_at=now)
@@ -528,13 +509,14 @@ def resolve_exception(ctx: ServiceContext, ref: Any, exception_id: int, data: di
     available; short units are accepted as lost)."""
     transfer = get_transfer(ctx, ref, lock=True)
     if not _in_scope_for(ctx, transfer, "receive"):
-        raise Forbidden("the destination warehouse is outside your data scope")
+        raise Forbidden("the destination warehouse is outside your data scope",
+                        zh="调入仓库不在您的数据权限范围内")
     E = ctx.models["TransferException"]
     exc = ctx.session.get(E, exception_id)
     if exc is None or exc.transfer_id != transfer.id:
         raise NotFound(f"unknown exception {exception_id} on {transfer.name}")
     if exc.status != "open":
-        raise Conflict(f"exception {exception_id} is already resolved ({exc.resolution})")
+        raise Conflict(f"exception {exception_id} is already resolved ({exc.resolution})", zh=f"异常 {exception_id} 已处理（{exc.resolution}）")
     resolution = data.get("resolution")
     if resolution not in ("write_off", "return_to_source", "accept"):
         raise ValidationFailed("resolution must be write_off, return_to_source or accept")
