@@ -277,3 +277,16 @@ def test_destination_users_see_but_cannot_edit_a_draft(api, people, app, unique)
     assert detail["reason"] is None and [l["quantity"] for l in detail["lines"]] == ["2"]
     # the owner of the source may edit its own draft
     assert api("clerk_sh2").put(f"/api/v1/transfer_order/{tid}", json={"reason": "restock"}).status_code == 200
+
+
+def test_two_lines_of_one_product_reserve_distinct_units(api, people, device, unique):
+    sku, gtin = device
+    receive_lot(api, gtin, f"R1{unique}", 3, 700)
+    name = api("clerk_sh2").post("/api/v1/transfers/", json={
+        "from_warehouse": "SH01", "to_warehouse": "HZ01",
+        "lines": [{"product": sku, "quantity": "2"}, {"product": sku, "quantity": "2"}]}).json["name"]
+    act(api, "clerk_sh2", name, "submit")
+    r = act(api, "manager_sh", name, "approve")
+    r = act(api, "qa_user", name, "approve", password=PASSWORD) if r.json.get("state") == "qa_review" else r
+    assert r.status_code == 422 and "requested 2, allocatable 1" in r.json["message"], r.json
+    assert stock(api, lot=f"R1{unique}")[0]["reserved"] == "0"
