@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from support import PASSWORD
 
@@ -75,7 +76,8 @@ def test_manager_approves_from_the_board(page, login, api, unique):
     moved.wait_for()
     assert page.locator(f'#pending-approval [data-card="{name}"]').count() == 0
     assert page.locator(f'[data-column="submitted"] [data-card="{name}"]').count() == 0
-    assert re.search(f"{name}.*Approved", page.locator("#mt-message").inner_text())
+    # the confirmation is written by the page's script once the reloaded page has loaded
+    expect(page.locator("#mt-message")).to_contain_text(re.compile(f"{name}.*Approved"))
     # the manager may start picking next, from the same card
     assert moved.locator('button[data-action="start_picking"]').count() == 1
     page.screenshot(path="/tmp/medtrace-board.png", full_page=True)

@@ -8,11 +8,8 @@
 (function () {
   "use strict";
 
-  function readJson(id, fallback) {
-    var node = document.getElementById(id);
-    if (!node) { return fallback; }
-    try { return JSON.parse(node.textContent); } catch (e) { return fallback; }
-  }
+  var readJson = window.MedTrace.readJson;
+  var el = window.MedTrace.el;
 
   var T = readJson("mt-receive-text", {});
   var BINS = readJson("mt-receive-bins", {});
@@ -30,22 +27,8 @@
   var queue = Promise.resolve();
   var posting = false;
 
-  function text(key, values) {
-    var s = T[key] || key;
-    Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(values[k])); });
-    return s;
-  }
+  function text(key, values) { return window.MedTrace.format(T, key, values); }
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "className") { node.className = attrs[k]; }
-      else { node.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) { if (c) { node.appendChild(c); } });
-    return node;
-  }
 
   // --- focus: the scan field is where the next scan goes ---------------------------------
   function refocus() {

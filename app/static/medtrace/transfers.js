@@ -5,32 +5,15 @@
 (function () {
   "use strict";
 
-  function readJson(id, fallback) {
-    var el = document.getElementById(id);
-    if (!el) { return fallback; }
-    try { return JSON.parse(el.textContent); } catch (e) { return fallback; }
-  }
+  var readJson = window.MedTrace.readJson;
+  var el = window.MedTrace.el;
 
   var T = readJson("mt-text", {});
   var CARRIERS = readJson("mt-carriers", []);
   var FLASH_KEY = "medtrace-transfer-flash";
 
-  function text(key, values) {
-    var s = T[key] || key;
-    Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(values[k]); });
-    return s;
-  }
+  function text(key, values) { return window.MedTrace.format(T, key, values); }
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "className") { node.className = attrs[k]; }
-      else { node.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) { if (c) { node.appendChild(c); } });
-    return node;
-  }
 
   // --- messages -----------------------------------------------------------------------
   function showMessage(kind, message) {
