@@ -17,13 +17,9 @@ class Actor:
     roles: frozenset[str] = field(default_factory=frozenset)
     # Warehouse ids this actor may see; None means every warehouse.
     warehouse_ids: frozenset[int] | None = None
-    language: str = "en"
 
     def sees_warehouse(self, warehouse_id: int | None) -> bool:
         return self.warehouse_ids is None or warehouse_id in self.warehouse_ids
-
-    def message(self, label: dict[str, str]) -> str:
-        return label.get(self.language) or label.get("en") or next(iter(label.values()))
 
 
 SYSTEM = Actor(username="system")

@@ -60,10 +60,10 @@ def resolve_scope(session, models, meta: Metadata, user) -> frozenset[int] | Non
     return frozenset(warehouses)
 
 
-def actor_for(session, models, meta: Metadata, user, language: str = "en") -> Actor:
+def actor_for(session, models, meta: Metadata, user) -> Actor:
     return Actor(
         username=user.username, user_id=user.id, roles=frozenset(role_names(user)),
-        warehouse_ids=resolve_scope(session, models, meta, user), language=language,
+        warehouse_ids=resolve_scope(session, models, meta, user),
     )
 
 

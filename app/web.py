@@ -35,8 +35,7 @@ def _request_actor():
     from flask import current_app
     from app import db
     runtime: Runtime = current_app.extensions["medtrace"]
-    lang = request_language()
-    actor = actor_for(db.session, runtime.models, runtime.meta, user, language=lang)
+    actor = actor_for(db.session, runtime.models, runtime.meta, user)
     g.medtrace_actor = actor
     return actor
 

@@ -279,7 +279,7 @@ def build_api(model, meta: Metadata) -> type:
     return type(f"{entity.name}Api", (MedTraceRestApi,), attrs)
 
 
-def register_entities(appbuilder, compiled: CompiledModels) -> list[str]:
+def register_entities(appbuilder, compiled: CompiledModels) -> None:
     """Add one screen (with its menu entry) and one REST API per entity."""
     meta = compiled.meta
     child_views = {}
@@ -288,7 +288,6 @@ def register_entities(appbuilder, compiled: CompiledModels) -> list[str]:
             view = build_view(compiled[entity.name], meta)
             child_views.setdefault(entity.table_of, []).append(view)
             appbuilder.add_view_no_menu(view)
-    menu = []
     for entity in sorted(meta.entities.values(), key=lambda e: (e.module, e.name)):
         model = compiled[entity.name]
         appbuilder.add_api(build_api(model, meta))
@@ -299,5 +298,4 @@ def register_entities(appbuilder, compiled: CompiledModels) -> list[str]:
         appbuilder.add_view(view, entity.name, label=lazy(entity.label),
                             icon="fa-table", category=entity.module,
                             category_label=lazy(module_label))
-        menu.append(entity.name)
-    return menu
+
