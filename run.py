@@ -11,13 +11,13 @@ import os
 
 from app import create_app, db
 from app.cli import ensure_admin, run_sync
+from app.demo import load_demo_data
 
 
 def main() -> None:
     app = create_app()
     with app.app_context():
         run_sync()
-        from app.demo import load_demo_data
         runtime = app.extensions["medtrace"]
         first_start = db.session.execute(
             runtime.models.table("stock_move").select().limit(1)).first() is None

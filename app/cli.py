@@ -5,9 +5,18 @@ import logging
 import secrets
 import sys
 
+import json
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from app.database import db
+from app.demo import load_demo_data
+from app.jobqueue import enqueue
+from app.meta.sync import DestructiveChange, sync_schema
+from app.security import sync_permissions
+from app.stock.ledger import StockLedger
 
 medtrace_cli = AppGroup("medtrace", help="MedTrace administration commands.")
 
@@ -18,9 +27,6 @@ def runtime():
 
 def run_sync(echo=print) -> None:
     """Create/extend tables additively, then sync roles and permissions."""
-    from app import db
-    from app.meta.sync import sync_schema
-    from app.security import sync_permissions
 
     rt = runtime()
     report = sync_schema(db.engine, rt.models.metadata)
@@ -32,7 +38,7 @@ def run_sync(echo=print) -> None:
     level = fab_log.level
     fab_log.setLevel(logging.ERROR)
     try:
-        result = sync_permissions(current_app.appbuilder, rt.meta, rt.settings.get("pages", []))
+        result = sync_permissions(current_app.appbuilder, rt.meta, rt.pages)
     finally:
         fab_log.setLevel(level)
     echo(f"permissions synced: {result['entity_permissions']} entity permissions, "
@@ -42,7 +48,6 @@ def run_sync(echo=print) -> None:
 @medtrace_cli.command("sync")
 def sync_command():
     """Create missing tables, columns and indexes; sync roles and permissions."""
-    from app.meta.sync import DestructiveChange
     try:
         run_sync(click.echo)
     except DestructiveChange as exc:
@@ -78,8 +83,6 @@ def create_admin_command(username, password):
 @click.option("--seed", default=42)
 def demo_command(moves, seed):
     """Load demo master data (idempotent) and optionally a stock history."""
-    from app import db
-    from app.demo import load_demo_data
     summary = load_demo_data(db.session, runtime(), moves=moves, seed=seed)
     click.echo(", ".join(f"{k}: {v}" for k, v in summary.items()))
 
@@ -87,8 +90,6 @@ def demo_command(moves, seed):
 @medtrace_cli.command("verify-ledger")
 def verify_ledger_command():
     """Rebuild balances from the moves and report any difference."""
-    from app import db
-    from app.services.ledger import StockLedger
     problems = StockLedger(db.session, runtime().models).verify()
     for p in problems:
         click.echo(p)
@@ -104,8 +105,6 @@ def verify_ledger_command():
 def job_command(func_path, args):
     """Run or enqueue a job: flask medtrace job jobs.stock_jobs.expire_lots
     (inline without REDIS_URL; arguments are JSON values)."""
-    import json
-    from app.jobs import enqueue
     handle = enqueue(current_app._get_current_object(), func_path, *[json.loads(a) for a in args])
     result = json.dumps(handle.result, ensure_ascii=False) if handle.result is not None else ""
     click.echo(f"{handle.id} {handle.state} {result or handle.error or ''}")

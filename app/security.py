@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import sqlalchemy as sa
+from werkzeug.security import check_password_hash
 
 from app.actor import Actor
 from app.meta.loader import ENGINE_TARGETS
@@ -106,3 +107,24 @@ def sync_permissions(appbuilder, meta: Metadata,
         sm.session.merge(fab_role)
     sm.session.commit()
     return {"entity_permissions": created, "roles": sorted(meta.roles)}
+
+
+class FabDirectory:
+    """Users, roles and passwords from Flask-AppBuilder's security store: what
+    services see as ``ServiceContext.directory``."""
+
+    def __init__(self, security_manager, session, models, meta: Metadata):
+        self.sm, self.session, self.models, self.meta = security_manager, session, models, meta
+
+    def verify_password(self, username: str, password: str) -> bool:
+        """Electronic signatures re-check the signer's password."""
+        user = self.sm.find_user(username=username)
+        return bool(user and user.is_active and password
+                    and check_password_hash(user.password, password))
+
+    def users_with_roles(self, roles) -> list[tuple[str, frozenset[int] | None]]:
+        """(user name, warehouse scope) of active users holding any of ``roles``."""
+        wanted = {ADMIN_ROLE if r == "admin" else r for r in roles}
+        return [(user.username, actor_for(self.session, self.models, self.meta, user).warehouse_ids)
+                for user in self.sm.get_all_users()
+                if user.is_active and wanted & role_names(user)]

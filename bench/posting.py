@@ -35,7 +35,7 @@ class Poster:
     def __init__(self, app, tag: str):
         from app import db
         from app.actor import SYSTEM
-        from app.services.context import ServiceContext
+        from app.context import ServiceContext
         self.app, self.db, self.tag = app, db, tag
         rt = app.extensions["medtrace"]
         self.ctx = ServiceContext(db.session, rt.models, actor=SYSTEM, settings=rt.settings)
@@ -90,7 +90,8 @@ def run_series(poster: Poster, fn, documents: list[dict]) -> dict:
 
 
 def bench_backend(backend: str, docs: int, profile: bool) -> dict:
-    from app.services.inventory import post_receipt, post_shipment
+    from app.inventory.receipts import post_receipt
+    from app.inventory.shipments import post_shipment
     results: dict = {"backend": backend}
     with database(backend) as url:
         app = make_app(url)

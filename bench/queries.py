@@ -53,9 +53,9 @@ def seed_with_services(app, history_moves: int, receipts_per_warehouse: int) -> 
     """Real postings: a demo history plus 20-line receipts in every warehouse."""
     from app import db
     from app.actor import SYSTEM, acting_as
-    from app.services.context import ServiceContext
-    from app.services.demo_history import generate_history
-    from app.services.inventory import post_receipt
+    from app.context import ServiceContext
+    from app.demo.history import generate_history
+    from app.inventory.receipts import post_receipt
     rt = app.extensions["medtrace"]
     t = time.perf_counter()
     history = generate_history(db.session, rt, moves=history_moves, seed=2024)
@@ -226,8 +226,8 @@ def plan_summary(lines: list[str], limit: int = 45) -> list[str]:
 def run_queries(app, repeat: int) -> dict:
     from app import db
     from app.actor import SYSTEM, Actor
-    from app.services.context import ServiceContext
-    from app.services.stock import lot_moves, stock_on_hand
+    from app.context import ServiceContext
+    from app.stock.queries import lot_moves, stock_on_hand
     rt = app.extensions["medtrace"]
     session = db.session
     ctx = ServiceContext(session, rt.models, actor=SYSTEM, settings=rt.settings)
@@ -304,7 +304,8 @@ def posting_on_large_ledger(app, docs: int = 20) -> list[str]:
     """Posting throughput on this database (1M moves, tens of thousands of
     balances): how posting cost grows with the ledger's size."""
     from posting import Poster, candidate_count, run_series
-    from app.services.inventory import post_receipt, post_shipment
+    from app.inventory.receipts import post_receipt
+    from app.inventory.shipments import post_shipment
     poster = Poster(app, tag="L")
     poster.post(post_receipt, poster.receipt_data(20))  # warm-up
     pool = candidate_count(poster, "SH01")
@@ -322,7 +323,7 @@ def posting_on_large_ledger(app, docs: int = 20) -> list[str]:
 
 def verify(app) -> tuple[list[str], float]:
     from app import db
-    from app.services.ledger import StockLedger
+    from app.stock.ledger import StockLedger
     t = time.perf_counter()
     problems = StockLedger(db.session, app.extensions["medtrace"].models).verify()
     db.session.remove()

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-
-from app.domain.ledger import format_quantity
-from app.jobs import job_context
-from app.services.context import ServiceContext
+from app.context import ServiceContext
+from app.jobqueue import job_context
+from app.stock.expiry import expire_past_lots, lots_expiring
 
 
 def expire_lots(today: str | None = None) -> dict:
@@ -25,40 +23,6 @@ def expiry_report(days: int = 90, today: str | None = None) -> dict:
     hand, with the quantity in each warehouse the actor may see."""
     ctx = job_context()
     return lots_expiring(ctx, _date(ctx, today), int(days))
-
-
-def expire_past_lots(ctx: ServiceContext, on: dt.date) -> dict:
-    """Through the ORM, so the audit trail records each status change."""
-    Lot = ctx.models["Lot"]
-    with ctx.transaction():
-        lots = ctx.session.execute(
-            sa.select(Lot).where(Lot.expiry_date < on, Lot.status == "available")
-            .order_by(Lot.expiry_date, Lot.lot_number)).scalars().all()
-        for lot in lots:
-            lot.status = "expired"
-    return {"expired": len(lots), "lots": [lot.lot_number for lot in lots]}
-
-
-def lots_expiring(ctx: ServiceContext, on: dt.date, days: int) -> dict:
-    m = ctx.models
-    B, Lot, P, W = m.table("stock_balance"), m["Lot"], m["Product"], m["Warehouse"]
-    q = (sa.select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.status, P.sku, P.name,
-                   W.code.label("warehouse"), sa.func.sum(B.c.quantity).label("quantity"))
-         .join(Lot, Lot.id == B.c.lot_id).join(P, P.id == B.c.product_id)
-         .join(W, W.id == B.c.warehouse_id)
-         .where(B.c.is_real, B.c.quantity > 0, Lot.expiry_date <= on + dt.timedelta(days=days))
-         .group_by(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.status, P.sku, P.name, W.code)
-         .order_by(Lot.expiry_date, P.sku, Lot.lot_number, W.code))
-    if ctx.actor.warehouse_ids is not None:
-        q = q.where(B.c.warehouse_id.in_(list(ctx.actor.warehouse_ids)))
-    lots: dict[int, dict] = {}
-    for r in ctx.session.execute(q):
-        lot = lots.setdefault(r.id, {
-            "sku": r.sku, "product": r.name, "lot": r.lot_number,
-            "expiry_date": r.expiry_date.isoformat(), "days_left": (r.expiry_date - on).days,
-            "lot_status": r.status, "warehouses": {}})
-        lot["warehouses"][r.warehouse] = format_quantity(r.quantity)
-    return {"as_of": on.isoformat(), "days": days, "lots": list(lots.values())}
 
 
 def _date(ctx: ServiceContext, value: str | None) -> dt.date:

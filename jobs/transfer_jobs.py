@@ -6,7 +6,7 @@ message (mail, IM) is a channel MedTrace does not have yet.
 """
 from __future__ import annotations
 
-from app.jobs import job_context
+from app.jobqueue import job_context
 from app.services.transfers import transfer_recipients
 
 

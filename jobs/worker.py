@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     from redis import Redis
     from rq import Queue, SimpleWorker, Worker
 
-    from app import db
-    from app.jobs import worker_app
+    from app.database import db
+    from jobs import worker_app
 
     app = worker_app()
     url, queue = app.config["REDIS_URL"], app.config["RQ_QUEUE"]

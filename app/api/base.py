@@ -1,27 +1,14 @@
+"""What every domain API shares: parse the JSON body with a marshmallow schema,
+call one service inside one transaction, map domain errors to their status."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_appbuilder.api import BaseApi
 from marshmallow import Schema, ValidationError
 
 from app.domain.errors import DomainError
-from app.services.context import ServiceContext
-from app.web import request_language
-
-
-def verify_password(username: str, password: str) -> bool:
-    """Electronic signatures re-check the signer's password against FAB's store."""
-    from werkzeug.security import check_password_hash
-    user = current_app.appbuilder.sm.find_user(username=username)
-    return bool(user and user.is_active and password and check_password_hash(user.password, password))
-
-
-def service_context() -> ServiceContext:
-    from app import db
-    runtime = current_app.extensions["medtrace"]
-    settings = {**runtime.settings, "verify_password": verify_password}
-    return ServiceContext(session=db.session, models=runtime.models, settings=settings,
-                          workflows=runtime.workflows)
+from app.i18n import current_language
+from app.web.requests import service_context
 
 
 class DomainApi(BaseApi):
@@ -55,7 +42,7 @@ class DomainApi(BaseApi):
             with ctx.transaction():
                 body = call(ctx, *args)
         except DomainError as exc:
-            return self.response(exc.status, **exc.to_dict(request_language()))
+            return self.response(exc.status, **exc.to_dict(current_language()))
         return self.response(status, **body)
 
 

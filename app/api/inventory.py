@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
-from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.base import DomainApi
 from app.domain.errors import NotFound
-from app.domain.ledger import format_quantity
-from app.services import inventory, stock
+from app.domain.quantities import format_quantity
+from app.inventory.internal_moves import post_internal_move
+from app.inventory.receipts import post_receipt
+from app.inventory.reversal import reverse_document
+from app.inventory.shipments import post_shipment
+from app.stock import queries as stock
+from app.stock.items import parse_scan, product_for_udi
 
 DecimalQty = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
 
@@ -107,10 +112,10 @@ class UdiParseApi(DomainApi):
             422: {description: the scan cannot be parsed; message says why}
         """
         def call(ctx, data):
-            udi = inventory.parse_scan(ctx, data["barcode"], data.get("separator"))
+            udi = parse_scan(ctx, data["barcode"], data.get("separator"))
             result = udi.to_dict()
             try:
-                product = inventory.product_for_udi(ctx, udi)
+                product = product_for_udi(ctx, udi)
                 result["product"] = {"id": product.id, "sku": product.sku, "name": product.name,
                                      "tracking": product.tracking}
             except NotFound:
@@ -138,7 +143,7 @@ class ReceiptPostingApi(DomainApi):
             422: {description: invalid lines, each problem listed}
         """
         def call(ctx, data):
-            doc = inventory.post_receipt(ctx, data)
+            doc = post_receipt(ctx, data)
             return document_body(doc, [{
                 "product": l.product.sku, "lot": l.lot.lot_number if l.lot else None,
                 "serial": l.serial.serial_number if l.serial else None,
@@ -157,7 +162,7 @@ class ReceiptPostingApi(DomainApi):
           responses:
             200: {description: reversed}
         """
-        return self.run(lambda ctx: {"name": inventory.reverse_document(ctx, "Receipt", ref).name,
+        return self.run(lambda ctx: {"name": reverse_document(ctx, "Receipt", ref).name,
                                      "status": "reversed"})
 
 
@@ -177,7 +182,7 @@ class MovePostingApi(DomainApi):
           responses:
             201: {description: the posted move}
         """
-        return self.run(lambda ctx, data: document_body(inventory.post_internal_move(ctx, data), []),
+        return self.run(lambda ctx, data: document_body(post_internal_move(ctx, data), []),
                         status=201, schema=MoveSchema())
 
 
@@ -199,7 +204,7 @@ class ShipmentPostingApi(DomainApi):
             422: {description: not enough allocatable stock, and why}
         """
         def call(ctx, data):
-            doc, picks = inventory.post_shipment(ctx, data)
+            doc, picks = post_shipment(ctx, data)
             return {"id": doc.id, "name": doc.name, "status": doc.status, "pick_list": picks}
         return self.run(call, status=201, schema=ShipmentSchema())
 

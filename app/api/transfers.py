@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Response
 from flask_appbuilder.api import expose, protect, safe
-from app.web import request_language
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from app.api.base import DomainApi, service_context
+from app.api.base import DomainApi
 from app.domain.errors import DomainError
+from app.i18n import current_language
+from app.reports import render_transfer_note
 from app.services import transfers
+from app.web.requests import service_context
 
 Qty = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
 
@@ -76,7 +78,7 @@ class ResolveSchema(Schema):
 
 
 def lang() -> str:
-    return request_language()
+    return current_language()
 
 
 class TransferActionsApi(DomainApi):
@@ -191,7 +193,6 @@ class TransferActionsApi(DomainApi):
           responses:
             200: {description: PDF}
         """
-        from app.services.reports import render_transfer_note
         ctx = service_context()
         try:
             transfer = transfers.get_transfer(ctx, ref)

@@ -50,6 +50,10 @@ class Conflict(DomainError):
     status = 409
 
 
+class DocumentInvalid(ValidationFailed):
+    """Several lines of a document are wrong: every problem is listed, nothing is posted."""
+
+
 class Problems(list):
     """What is wrong with a document, line by line, in English and Chinese; the
     whole list is reported at once and nothing is posted."""

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Iterable, Mapping
 
 from app.domain.errors import ValidationFailed
+from app.domain.quantities import format_quantity
 
 REAL_KINDS = frozenset({"bin", "receiving"})
 STATUSES = ("available", "quarantine", "on_hold", "recalled", "expired", "damaged")
@@ -68,12 +69,6 @@ def from_key(m: Move) -> BalanceKey:
 
 def to_key(m: Move) -> BalanceKey:
     return (m.product_id, m.lot_id or 0, m.serial_id or 0, m.to_location_id, m.to_status)
-
-
-def format_quantity(q: Decimal) -> str:
-    """Exact, without trailing zeros: Decimal('10.0000') -> '10', '2.5000' -> '2.5'."""
-    q = Decimal(q)
-    return format(q.normalize(), "f") if q != 0 else "0"
 
 
 def compute_deltas(

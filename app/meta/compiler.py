@@ -2,23 +2,20 @@
 
 Each compile gets its own declarative registry and ``MetaData``, so a changed
 metadata set (a new field, a customization) compiles to fresh classes without a
-code change. The ledger's own tables are defined in ``app.ledger_tables`` on
-the same ``MetaData`` so they can hold foreign keys to products, lots and
-locations.
+code change. The engine's own tables (ledger, audit, history, jobs) are added
+to the same ``MetaData`` by ``engine_tables``, a function the composition root
+passes in, so they can hold foreign keys to products, lots and locations.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base, relationship
 
+from app.domain.clock import utcnow
 from app.meta.model import EntityMeta, FieldMeta, Metadata
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 @dataclass
@@ -80,7 +77,9 @@ def _title(self) -> str:
     return str(value) if value is not None else f"{self.__entity__.name} #{self.id}"
 
 
-def compile_models(meta: Metadata) -> CompiledModels:
+def compile_models(meta: Metadata,
+                   engine_tables: Callable[[sa.MetaData, Metadata], None] | None = None,
+                   ) -> CompiledModels:
     """Build one mapped class per entity, then their relationships."""
     base = declarative_base(metadata=sa.MetaData())
     compiled = CompiledModels(meta=meta, base=base)
@@ -125,6 +124,6 @@ def compile_models(meta: Metadata) -> CompiledModels:
                 child, cascade="all, delete-orphan", order_by=child.id,
                 back_populates="parent"))
             child.parent = relationship(cls, back_populates=f.name)
-    from app import ledger_tables  # the ledger's tables live beside the entities
-    ledger_tables.define(compiled.metadata, meta)
+    if engine_tables is not None:
+        engine_tables(compiled.metadata, meta)
     return compiled

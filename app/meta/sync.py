@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from app.ledger_tables import APPEND_ONLY
 
 
 class DestructiveChange(RuntimeError):
@@ -115,15 +114,17 @@ def sync_schema(engine: sa.Engine, metadata: sa.MetaData) -> SyncReport:
                     name = f"uq_{table.name}_{col.name}"
                     sa.Index(name, table.c[col.name], unique=True).create(conn)
                     report.added_indexes.append(name)
-        install_append_only_guards(conn)
+        install_append_only_guards(conn, [t.name for t in metadata.sorted_tables
+                                          if t.info.get("append_only")])
     return report
 
 
-def install_append_only_guards(conn) -> None:
-    """Triggers that refuse UPDATE and DELETE on append-only tables, so not even
-    an administrator with SQL access through the app can rewrite history."""
+def install_append_only_guards(conn, append_only: list[str]) -> None:
+    """Triggers that refuse UPDATE and DELETE on append-only tables (those whose
+    ``info`` says so), so not even an administrator with SQL access through the
+    app can rewrite history."""
     tables = set(sa.inspect(conn).get_table_names())
-    for table in APPEND_ONLY:
+    for table in append_only:
         if table not in tables:
             continue
         if conn.dialect.name == "sqlite":

@@ -13,14 +13,17 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from app.domain.errors import Conflict, Forbidden, NotFound, Problems, ValidationFailed
-from app.domain.ledger import Move, format_quantity
+from app.domain.ledger import Move
+from app.domain.quantities import format_quantity
 from app.domain.workflow import Actor as WorkflowActor
-from app.services.context import WORKFLOW_WRITES, ServiceContext
-from app.services.inventory import (
-    SERIAL_TRACKED, DocumentInvalid, allocate_lines, bin_in_warehouse, parse_scan,
-    product_for_udi, quantity_of, receiving_location, serial_ids_of_picks, virtual_location,
-)
-from app.services.ledger import StockLedger
+from app.context import ServiceContext
+from app.domain.errors import DocumentInvalid
+from app.domain.quantities import parse_quantity as quantity_of
+from app.records.guard import WORKFLOW_WRITES
+from app.stock.allocation import allocate_lines
+from app.stock.items import SERIAL_TRACKED, parse_scan, product_for_udi, serial_ids_of_picks
+from app.stock.ledger import StockLedger
+from app.stock.locations import bin_in_warehouse, receiving_location, virtual_location
 
 ENTITY = "TransferOrder"
 ZERO = Decimal(0)
@@ -171,7 +174,7 @@ def _transition(ctx, transfer, action, *, comment=None, password=None, details=N
     t = wf.resolve(transfer.state, action, context, workflow_actor(ctx), comment=comment,
                    signature_given=True)
     if t.signature:
-        verify = ctx.settings.get("verify_password")
+        verify = (ctx.directory.verify_password if ctx.directory else None)
         if not password:
             wf.resolve(transfer.state, action, context, workflow_actor(ctx), comment=comment,
                        signature_given=False)  # raises SignatureRequired with the meaning
@@ -194,9 +197,8 @@ def _transition(ctx, transfer, action, *, comment=None, password=None, details=N
         if task.mode == "inline":
             INLINE_TASKS[task.name](ctx, transfer)
         else:
-            enqueue = ctx.settings.get("enqueue_after_commit")
-            if enqueue:
-                enqueue(ctx.session, f"jobs.transfer_jobs.{task.name}", transfer.id)
+            if ctx.jobs is not None:
+                ctx.jobs.after_commit(ctx.session, f"jobs.transfer_jobs.{task.name}", transfer.id)
     ctx.session.flush()
     return transfer
 
@@ -590,7 +592,7 @@ def transfer_recipients(ctx: ServiceContext, transfer_id: int, requester: bool) 
     base = {"transfer": transfer.name, "state": transfer.state}
     if requester:
         return {**base, "notify": [transfer.created_by] if transfer.created_by else []}
-    users = ctx.settings.get("users_with_roles")
+    users = ctx.directory.users_with_roles if ctx.directory else None
     wf = workflow(ctx)
     recipients = set()
     for t in wf.transitions_from(transfer.state):

@@ -1,10 +1,13 @@
 """The home page: a dashboard of what the signed-in user may see."""
 from __future__ import annotations
 
-from flask import current_app, g, redirect, url_for
+from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 
 from app.actor import current_actor
+from app.dashboard import dashboard_figures
+from app.database import db
+from app.web.requests import runtime
 
 
 class MedTraceIndexView(IndexView):
@@ -16,9 +19,6 @@ class MedTraceIndexView(IndexView):
         user = g.get("user")
         if user is None or not user.is_authenticated:
             return redirect(url_for("AuthDBView.login"))
-        from app import db
-        from app.services.dashboard import dashboard_figures
-        runtime = current_app.extensions["medtrace"]
-        figures = dashboard_figures(db.session, runtime.models, current_actor())
+        figures = dashboard_figures(db.session, runtime().models, current_actor())
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                     figures=figures)

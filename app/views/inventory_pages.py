@@ -16,14 +16,14 @@ import sqlalchemy as sa
 from flask import abort, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import get_locale
 from werkzeug.routing import BuildError
 
 from app.actor import current_actor
-from app.domain.ledger import format_quantity
-from app.meta.views import lazy
+from app.domain.quantities import format_quantity
+from app.i18n import current_language, lazy
 from app.runtime import Runtime
-from app.services import stock
+from app.web.requests import service_context
+from app.stock import queries as stock
 
 RECEIVE_MENU = "ScanReceive"
 STOCK_MENU = "StockOnHand"
@@ -149,7 +149,7 @@ JS_TEXT = {
 
 
 def language() -> str:
-    return str(get_locale() or "en")[:2]
+    return current_language()
 
 
 class Texts:
@@ -172,11 +172,6 @@ class Texts:
 
     def js(self) -> dict:
         return {k: self.pick(v) for k, v in JS_TEXT.items()}
-
-
-def _service_context():
-    from app.api.base import service_context
-    return service_context()
 
 
 def _url(endpoint: str, **values) -> str | None:
@@ -400,7 +395,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         @has_access
         def receive(self):
             t = Texts(language())
-            choices = receive_choices(_service_context())
+            choices = receive_choices(service_context())
             return page(self, "medtrace/receive.html", t("receive"), choices=choices,
                         js_text=t.js(), stock_url=_url("StockView.stock"))
 
@@ -414,7 +409,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         @has_access
         def stock(self):
             t = Texts(language())
-            data = stock_page_data(_service_context(), request.args, t)
+            data = stock_page_data(service_context(), request.args, t)
             return page(self, "medtrace/stock.html", t("stock"), view="stock", data=data,
                         can_receive=self.appbuilder.sm.has_access("can_create", "Receipt"))
 
@@ -423,7 +418,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         @has_access
         def lot(self, lot_id):
             t = Texts(language())
-            data = lot_page_data(_service_context(), runtime, lot_id, t)
+            data = lot_page_data(service_context(), runtime, lot_id, t)
             if data is None:
                 abort(404)
             return page(self, "medtrace/stock.html", t("lot_title", lot=data["lot_number"]),

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from flask import abort
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import get_locale
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.actor import current_actor
 from app.domain.errors import NotFound
-from app.domain.ledger import format_quantity
-from app.meta.views import lazy
+from app.domain.quantities import format_quantity
+from app.i18n import current_language, lazy
 from app.runtime import Runtime
+from app.web.requests import service_context
 from app.services import transfers
 
 BOARD_MENU = "TransferBoard"
@@ -140,7 +140,7 @@ JS_TEXT = ("comment_required", "comment_optional", "password", "sign_notice", "c
 
 
 def language() -> str:
-    return str(get_locale() or "en")[:2]
+    return current_language()
 
 
 class Texts:
@@ -168,11 +168,6 @@ class Texts:
 
     def js(self) -> dict:
         return {k: self(k) for k in JS_TEXT}
-
-
-def _service_context():
-    from app.api.base import service_context
-    return service_context()
 
 
 def _day(value) -> str:
@@ -323,7 +318,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         @expose("/board/")
         @has_access
         def board(self):
-            ctx = _service_context()
+            ctx = service_context()
             data = board_data(ctx, language())
             return self._page("medtrace/transfer_board.html", board=data,
                               title=Texts(language())("board"))
@@ -331,7 +326,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         @expose("/<ref>/")
         @has_access
         def detail(self, ref):
-            ctx = _service_context()
+            ctx = service_context()
             try:
                 data = detail_data(ctx, ref, language())
             except NotFound:

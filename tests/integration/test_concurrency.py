@@ -12,7 +12,7 @@ from app.domain.errors import DomainError
 
 def in_thread(app, fn, results, index, barrier):
     from app import db
-    from app.services.context import ServiceContext
+    from app.context import ServiceContext
     with app.app_context(), acting_as(SYSTEM):
         ctx = ServiceContext(db.session, app.extensions["medtrace"].models,
                              settings=app.extensions["medtrace"].settings)
@@ -39,7 +39,8 @@ def run_concurrently(app, fns):
 
 
 def test_two_clerks_shipping_the_last_units(app, unique):
-    from app.services.inventory import post_receipt, post_shipment
+    from app.inventory.receipts import post_receipt
+    from app.inventory.shipments import post_shipment
     lot = f"LAST{unique}"
     expiry = dt.date.today() + dt.timedelta(days=800)
     run_concurrently(app, [lambda ctx: post_receipt(ctx, {
@@ -57,7 +58,7 @@ def test_two_clerks_shipping_the_last_units(app, unique):
         if outcomes == ["ok", "refused"]:
             break
     from app import db
-    from app.services.ledger import StockLedger
+    from app.stock.ledger import StockLedger
     with app.app_context():
         models = app.extensions["medtrace"].models
         B = models.table("stock_balance")
@@ -71,7 +72,7 @@ def test_two_clerks_shipping_the_last_units(app, unique):
 
 
 def test_naming_series_unique_under_concurrency(app, unique):
-    from app.services.inventory import post_receipt
+    from app.inventory.receipts import post_receipt
     expiry = dt.date.today() + dt.timedelta(days=800)
 
     def receive(i):

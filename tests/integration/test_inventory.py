@@ -189,9 +189,10 @@ def test_recalled_and_expired_lots_cannot_ship(api, app, unique):
 def test_expired_lot_is_refused_by_the_ledger(ctx, unique):
     from app import db
     from app.domain.ledger import LedgerError, Move
-    from app.services.context import ServiceContext
-    from app.services.inventory import post_receipt, virtual_location
-    from app.services.ledger import StockLedger
+    from app.context import ServiceContext
+    from app.inventory.receipts import post_receipt
+    from app.stock.locations import virtual_location
+    from app.stock.ledger import StockLedger
     sc = ServiceContext(db.session, ctx.extensions["medtrace"].models)
     with sc.transaction():
         receipt = post_receipt(sc, {"supplier": "SUP-MDT", "warehouse": "SH01", "lines": [{
@@ -262,8 +263,8 @@ def test_sql_statements_per_posted_line(ctx, unique):
     """At most 3 SQL statements per posted line for a 20-line receipt (counted,
     not timed)."""
     from app import db
-    from app.services.context import ServiceContext
-    from app.services.inventory import post_receipt
+    from app.context import ServiceContext
+    from app.inventory.receipts import post_receipt
     sc = ServiceContext(db.session, ctx.extensions["medtrace"].models)
     lines = [{"product": "GLV-0004", "lot_number": f"SQL{unique}-{i}",
               "expiry_date": future(), "quantity": "5"} for i in range(20)]

@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 from support import REDIS_URL
 
 from app.actor import Actor, acting_as
-from app.jobs import after_commit, define_job_tables, enqueue, job_status
+from app.jobqueue import after_commit, define_tables, enqueue, job_status
 
 QUEUE = f"medtrace-test-{os.getpid()}"
 
@@ -36,7 +36,7 @@ def rq_app(app, monkeypatch, redis_conn):
     monkeypatch.setitem(app.config, "RQ_QUEUE", QUEUE)
     with app.app_context():
         md = app.extensions["medtrace"].models.metadata
-        define_job_tables(md)
+        define_tables(md)
         sync_schema(db.engine, md)
     return app
 
@@ -53,8 +53,8 @@ def work(redis_conn) -> bool:
 
 def receive_past_lot(app, lot_number):
     from app import db
-    from app.services.context import ServiceContext
-    from app.services.inventory import post_receipt
+    from app.context import ServiceContext
+    from app.inventory.receipts import post_receipt
     with app.app_context():
         sc = ServiceContext(db.session, app.extensions["medtrace"].models)
         with sc.transaction():

@@ -14,7 +14,7 @@ from app.services import transfers
 @pytest.fixture
 def service(ctx):
     from app import db
-    from app.api.base import service_context
+    from app.web.requests import service_context
     with ctx.test_request_context():
         yield service_context, db
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.actor import Actor, acting_as, current_actor
-from app.jobs import after_commit, define_job_tables, enqueue, job_status, recent_jobs
+from app.jobqueue import after_commit, define_tables, enqueue, job_status, recent_jobs
 
 RAN: list = []
 
@@ -41,7 +41,7 @@ def ensure_job_table(app):
     from app.meta.sync import sync_schema
     with app.app_context():
         md = app.extensions["medtrace"].models.metadata
-        define_job_tables(md)
+        define_tables(md)
         sync_schema(db.engine, md)
 
 
@@ -149,7 +149,7 @@ def test_after_commit_follows_savepoints(japp, unique):
 def test_after_commit_from_a_service_transaction(japp, unique):
     """What workflows do: a task registered inside ctx.transaction() runs once it commits."""
     from app import db
-    from app.services.context import ServiceContext
+    from app.context import ServiceContext
     with japp.app_context():
         sc = ServiceContext(db.session, japp.extensions["medtrace"].models)
         with sc.transaction():
@@ -165,8 +165,8 @@ def test_after_commit_from_a_service_transaction(japp, unique):
 
 def test_expiry_jobs_inline(japp, unique):
     from app import db
-    from app.services.context import ServiceContext
-    from app.services.inventory import post_receipt
+    from app.context import ServiceContext
+    from app.inventory.receipts import post_receipt
     today = dt.date.today()
     with japp.app_context():
         models = japp.extensions["medtrace"].models

@@ -17,10 +17,8 @@ from app.domain.workflow import (
     TransitionNotAllowed,
     WorkflowContextError,
     WorkflowDefinitionError,
-    load_workflow,
-    load_workflow_file,
-    load_workflows,
 )
+from app.meta.workflows import load_workflow, load_workflow_file, load_workflows
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "workflows" / "transfer_approval.yaml"

@@ -17,16 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.actor import current_actor
+from app.domain.clock import utcnow
 from app.domain.errors import Conflict, NotFound
 from app.domain.ledger import (
     BalanceKey, LedgerError, LotInfo, Move, Place, compute_deltas, from_key, to_key,
 )
 
 ZERO = Decimal(0)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class StockLedger:

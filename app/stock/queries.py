@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from decimal import Decimal
 
-from app.domain.ledger import format_quantity
+import sqlalchemy as sa
 
-from app.services.context import ServiceContext
+from app.context import ServiceContext
+from app.domain.quantities import format_quantity
 
 
 def stock_on_hand(ctx: ServiceContext, filters: dict[str, Any], limit: int = 500,

@@ -8,7 +8,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from app.actor import Actor
-from app.domain.ledger import format_quantity
+from app.domain.quantities import format_quantity
 
 APPROVAL_STATES = ("submitted", "qa_review", "finance_review", "regional_review")
 EXPIRY_WINDOW_DAYS = 90

@@ -28,10 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
 from app.actor import SYSTEM, Actor, acting_as, current_actor
+from app.context import ServiceContext
+from app.database import db
+from app.domain.clock import utcnow
+from app.domain.errors import NotFound
+from app.domain.quantities import format_quantity
+from app.security import actor_for
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +54,7 @@ ERROR_LIMIT = 20_000
 _AFTER_COMMIT = "medtrace_jobs_after_commit"
 
 
-def define_job_tables(md: sa.MetaData) -> sa.Table:
+def define_tables(md: sa.MetaData) -> sa.Table:
     """The ``job_run`` table (defined once per MetaData)."""
     if "job_run" in md.tables:
         return md.tables["job_run"]
@@ -104,7 +115,6 @@ def after_commit(session, func_path: str, *args, job_id: str | None = None,
                  description: str | None = None, **kwargs) -> str:
     """Enqueue the job once ``session``'s transaction commits; a rollback (or a
     close without commit) drops it. Returns the job id it will have."""
-    from flask import current_app, has_app_context
     if not has_app_context():
         raise RuntimeError("after_commit needs an app context (the app enqueues the job)")
     if isinstance(session, scoped_session):
@@ -165,7 +175,6 @@ def _call(func_path, args, kwargs, job_id, description, actor: Actor) -> _Call:
 
 
 def _app_of(app_or_runtime):
-    from flask import Flask, current_app, has_app_context
     if isinstance(app_or_runtime, Flask):
         return app_or_runtime
     if has_app_context() and current_app.extensions.get("medtrace") is app_or_runtime:
@@ -174,7 +183,6 @@ def _app_of(app_or_runtime):
 
 
 def _submit(app, call: _Call, actor: Actor, *, fresh_context: bool) -> JobHandle:
-    from flask import current_app, has_app_context
     if app.config.get("REDIS_URL"):
         return _to_rq(app, call, fresh_context)
     if not fresh_context and has_app_context() and current_app._get_current_object() is app:
@@ -184,8 +192,6 @@ def _submit(app, call: _Call, actor: Actor, *, fresh_context: bool) -> JobHandle
 
 
 def _to_rq(app, call: _Call, in_hook: bool) -> JobHandle:
-    from flask import current_app, has_app_context
-    from rq import Queue
     if not (has_app_context() and current_app._get_current_object() is app):
         with app.app_context():
             return _to_rq(app, call, in_hook)
@@ -208,7 +214,6 @@ def _bookkeep(in_hook: bool, job_id: str, **values) -> None:
     committed before a worker can see the job. On SQLite a caller holding a
     transaction holds the write lock, so the row joins that transaction
     instead (if the caller rolls back, the runner writes the row itself)."""
-    from app import db
     if not in_hook and db.engine.dialect.name == "sqlite" and db.session().in_transaction():
         _upsert(db.session, job_id, **values)
         return
@@ -221,7 +226,6 @@ _redis_clients: dict[str, Any] = {}
 
 def _redis(url: str):
     if url not in _redis_clients:
-        from redis import Redis
         _redis_clients[url] = Redis.from_url(url)
     return _redis_clients[url]
 
@@ -229,7 +233,7 @@ def _redis(url: str):
 def forwarded_config(app) -> dict:
     """The app's database and project folder, for the worker, only where they
     differ from what the worker's own environment gives it."""
-    from config import Config
+    from config import Config  # the worker's own environment, read at call time
     out = {}
     if _normal_url(app.config["SQLALCHEMY_DATABASE_URI"]) != _normal_url(Config.SQLALCHEMY_DATABASE_URI):
         out["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -243,36 +247,16 @@ def _normal_url(url: str) -> str:
 
 
 # --------------------------------------------------------------------- running
-def job_context():
+def job_context() -> ServiceContext:
     """The ServiceContext a job function works with: the job's session, the
     compiled models and the actor who enqueued it."""
-    from flask import current_app
-    from app import db
-    from app.services.context import ServiceContext
-    rt = current_app.extensions["medtrace"]
-    return ServiceContext(session=db.session, models=rt.models, actor=current_actor(),
-                          settings=rt.settings, workflows=rt.workflows)
+    return current_app.extensions["medtrace"].context(db.session, current_actor())
 
 
-_worker_apps: dict[tuple, Any] = {}
-
-
-def worker_app(config: dict | None = None):
-    """The app a worker runs jobs in, built once per process and configuration."""
-    key = tuple(sorted((config or {}).items()))
-    if key not in _worker_apps:
-        from app import create_app
-        _worker_apps[key] = create_app(dict(config or {}))
-    return _worker_apps[key]
-
-
-def run_on_worker(func_path: str, args: list, kwargs: dict, username: str | None,
-                  config: dict | None = None):
+def run_on_worker(app: Flask, func_path: str, args: list, kwargs: dict, username: str | None):
     """Body of ``jobs.run_job``: run one RQ job in the worker's app as its user.
     A failure is recorded, then raised again so that RQ marks the job failed."""
-    from rq import get_current_job
     rq_job = get_current_job()
-    app = worker_app(config)
     call = _Call(id=rq_job.id if rq_job else uuid.uuid4().hex, func=func_path, args=list(args),
                  kwargs=dict(kwargs), description=(rq_job.description if rq_job else func_path)[:255],
                  username=username or SYSTEM.username,
@@ -286,9 +270,6 @@ def actor_named(username: str | None) -> Actor:
     """The actor of a stored job: the user with their roles and data scope."""
     if not username or username == SYSTEM.username:
         return SYSTEM
-    from flask import current_app
-    from app import db
-    from app.security import actor_for
     user = current_app.appbuilder.sm.find_user(username=username)
     if user is None or not user.is_active:
         raise LookupError(f"the job was enqueued by {username}, who is no longer an active user")
@@ -298,7 +279,6 @@ def actor_named(username: str | None) -> Actor:
 
 def _run(call: _Call, actor_fn, reraise: bool = False) -> JobHandle:
     """Run one job in the current app context and record it in ``job_run``."""
-    from app import db
     session = db.session
     started, t0 = _now(), time.perf_counter()
     _upsert(session, call.id, func=call.func, description=call.description, state="started",
@@ -336,10 +316,9 @@ def _resolve(func_path: str):
 
 # ------------------------------------------------------------------ the record
 def _table() -> sa.Table:
-    from flask import current_app
     md = current_app.extensions["medtrace"].models.metadata
     if "job_run" not in md.tables:
-        raise RuntimeError("job_run is not defined: define_job_tables(md) belongs in ledger_tables.define")
+        raise RuntimeError("job_run is not defined: the app's engine tables include jobqueue.define_tables")
     return md.tables["job_run"]
 
 
@@ -357,9 +336,6 @@ def _upsert(executor, job_id: str, **values) -> None:
 def job_status(job_id: str) -> dict:
     """A job's state, times, and result or error. A run still queued or started
     in the table but failed or stopped in RQ (a killed worker) is shown failed."""
-    from flask import current_app
-    from app import db
-    from app.domain.errors import NotFound
     t = _table()
     row = db.session.execute(sa.select(t).where(t.c.job_id == job_id)).mappings().first()
     url = current_app.config.get("REDIS_URL")
@@ -377,8 +353,6 @@ def job_status(job_id: str) -> dict:
 
 
 def _rq_state(url: str, job_id: str) -> dict | None:
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
     try:
         job = Job.fetch(job_id, connection=_redis(url))
     except NoSuchJobError:
@@ -394,7 +368,6 @@ def _rq_state(url: str, job_id: str) -> dict | None:
 
 def recent_jobs(limit: int = 50) -> list[dict]:
     """The latest runs, newest first."""
-    from app import db
     t = _table()
     rows = db.session.execute(sa.select(t).order_by(t.c.id.desc()).limit(limit)).mappings()
     return [_row(r) for r in rows]
@@ -409,7 +382,7 @@ def _row(row) -> dict:
 
 # --------------------------------------------------------------------- helpers
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return utcnow()
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
@@ -423,7 +396,6 @@ def _ms(t0: float) -> int:
 def _jsonable(value: Any) -> Any:
     def default(o):
         if isinstance(o, Decimal):
-            from app.domain.ledger import format_quantity
             return format_quantity(o)
         if hasattr(o, "isoformat"):
             return o.isoformat()
@@ -431,3 +403,10 @@ def _jsonable(value: Any) -> Any:
             return list(o)
         return str(o)
     return json.loads(json.dumps(value, default=default))
+
+
+class AppJobQueue:
+    """The job queue services see (``ServiceContext.jobs``)."""
+
+    def after_commit(self, session, func_path: str, *args: Any, **kwargs: Any) -> str:
+        return after_commit(session, func_path, *args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
-from app.meta.views import lazy
+from app.i18n import lazy
 from app.runtime import Runtime
 
 AUDIT_LABELS = {

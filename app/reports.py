@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+from weasyprint import HTML
 
-from app.services.context import ServiceContext
+from app.context import ServiceContext
+from app.services.transfers import transfer_detail
 
 LABELS = {
     "en": {"title": "Transfer note", "from": "From", "to": "To", "state": "State",
@@ -41,10 +43,7 @@ def _environment(root: Path) -> jinja2.Environment:
 def render_transfer_note(ctx: ServiceContext, transfer, lang: str = "en") -> bytes:
     """The 调拨单 PDF: header, lines with lot/serial/expiry, approval and
     signature history, page x of y."""
-    from weasyprint import HTML
-
-    from app.services.transfers import transfer_detail
-    root = Path(ctx.settings.get("root", Path(__file__).resolve().parents[2]))
+    root = Path(ctx.settings.root)
     detail = transfer_detail(ctx, transfer, lang)
     html = _environment(root).get_template("transfer_note.html").render(
         t=detail, L=LABELS.get(lang, LABELS["en"]), generated_by=ctx.actor.username,

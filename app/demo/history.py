@@ -44,10 +44,12 @@ import sqlalchemy as sa
 
 from app.actor import SYSTEM, acting_as
 from app.domain.errors import DomainError
-from app.services.context import ServiceContext
-from app.services.inventory import (
-    SERIAL_TRACKED, post_internal_move, post_receipt, post_shipment, stock_candidates,
-)
+from app.domain.clock import utcnow
+from app.inventory.internal_moves import post_internal_move
+from app.inventory.receipts import post_receipt
+from app.inventory.shipments import post_shipment
+from app.stock.allocation import stock_candidates
+from app.stock.items import SERIAL_TRACKED
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,14 @@ WORKDAY_LENGTH = dt.timedelta(hours=9)
 MAX_CONSECUTIVE_FAILURES = 50
 
 
-@dataclass
-class _ClockedContext(ServiceContext):
-    """A service context whose "now" is the simulated time of the document."""
-    clock: dt.datetime | None = None
+class _SimulatedClock:
+    """The simulated time of the document being posted: the context's clock."""
 
-    def now(self) -> dt.datetime:
-        return self.clock if self.clock is not None else super().now()
+    def __init__(self, start: dt.datetime):
+        self.time = start
+
+    def __call__(self) -> dt.datetime:
+        return self.time
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ class _Site:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).replace(microsecond=0)
+    return utcnow().replace(microsecond=0)
 
 
 def _next_run(session, models, seed: int) -> int:
@@ -178,8 +181,8 @@ class _History:
                  start: dt.datetime, end: dt.datetime):
         self.session = session
         self.models = runtime.models
-        self.ctx = _ClockedContext(session, runtime.models, actor=SYSTEM,
-                                   settings=runtime.settings)
+        self.clock = _SimulatedClock(start)
+        self.ctx = runtime.context(session, actor=SYSTEM, clock=self.clock)
         self.rng = random.Random(seed)
         self.target = target
         self.tag = f"{seed}R{run}"
@@ -222,7 +225,7 @@ class _History:
             t = max(t, self.last + dt.timedelta(minutes=self.rng.randint(*minutes)))
         t = min(max(t, self.last), self.end).replace(microsecond=0)
         self.last = t
-        self.ctx.clock = t
+        self.clock.time = t
         return t
 
     # -- documents ----------------------------------------------------------------

@@ -6,6 +6,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.errors import Conflict, DomainError
+from app.i18n import current_language
 
 
 class EntityInterface(SQLAInterface):
@@ -18,8 +19,7 @@ class EntityInterface(SQLAInterface):
         except DomainError as exc:
             self.session.rollback()
             # the screens flash str(exc): make it the user's language
-            from app.web import request_language
-            exc.args = (exc.in_language(request_language()),)
+            exc.args = (exc.in_language(current_language()),)
             raise
         except Exception as exc:  # FAB wraps errors of edit/delete
             cause = exc.__cause__

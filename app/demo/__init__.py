@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from app.actor import SYSTEM, acting_as
+from app.demo.history import generate_history
 
 REGIONS = [("EC", "East China 华东"), ("NC", "North China 华北"),
            ("SC", "South China 华南"), ("SW", "Southwest 西南")]
@@ -97,6 +98,5 @@ def load_demo_data(session, runtime, moves: int = 0, seed: int = 42) -> dict:
             "products": session.execute(sa.select(sa.func.count()).select_from(Product)).scalar_one(),
         }
     if moves:
-        from app.services.demo_history import generate_history
         summary.update(generate_history(session, runtime, moves=moves, seed=seed))
     return summary

@@ -1,22 +1,43 @@
-"""What a service call needs: the session, the compiled models, the actor and
-settings. Built by the web layer, a job or a command; services never reach for
-Flask themselves."""
+"""What a service call needs: the session, the compiled models, the actor, and
+typed collaborators for what lies outside the database (passwords, the user
+directory, the job queue). Built by the web layer, a job or a command through
+``Runtime.context``; services never reach for Flask themselves."""
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Protocol
 
 import sqlalchemy as sa
 
 from app.actor import Actor, current_actor
+from app.domain.clock import utcnow
 from app.domain.errors import Forbidden, NotFound, ValidationFailed
+from app.records.guard import SERVICE_WRITE, WORKFLOW_WRITES
 
-# session.info keys: a service is writing (documents past their first state may
-# change), and which objects a workflow transition is moving.
-SERVICE_WRITE = "medtrace_service_write"
-WORKFLOW_WRITES = "medtrace_workflow_writes"
+
+class Directory(Protocol):
+    """The users behind the roles: who may sign, who must be told."""
+
+    def verify_password(self, username: str, password: str) -> bool: ...
+
+    def users_with_roles(self, roles) -> list[tuple[str, frozenset[int] | None]]: ...
+
+
+class JobQueue(Protocol):
+    """Where services ask for work to run after their transaction commits."""
+
+    def after_commit(self, session, func_path: str, *args: Any, **kwargs: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings services read (from ``config.py`` / the environment)."""
+
+    root: Path
+    udi_separator_chars: str = "\x1d"
 
 
 @dataclass
@@ -24,11 +45,14 @@ class ServiceContext:
     session: Any
     models: Any
     actor: Actor = field(default_factory=current_actor)
-    settings: dict = field(default_factory=dict)
+    settings: Settings = field(default_factory=lambda: Settings(root=Path(".")))
     workflows: dict = field(default_factory=dict)
+    directory: Directory | None = None
+    jobs: JobQueue | None = None
+    clock: Callable[[], dt.datetime] = utcnow
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return self.clock()
 
     @contextlib.contextmanager
     def transaction(self):
@@ -50,12 +74,17 @@ class ServiceContext:
         model = self.models[entity]
         what = what or entity.lower()
         if ref is None or ref == "":
-            raise ValidationFailed(f"{what} is required")
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and key != "code"):
-            obj = self.session.get(model, int(ref))
+            raise ValidationFailed(f"{what} is required", zh=f"{what} 为必填项")
+        if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+            raise ValidationFailed(f"{what} must be an id or a code, not {ref!r}",
+                                   zh=f"{what} 必须是编号或编码，而不是 {ref!r}")
+        obj = None
+        if isinstance(ref, int) or (ref.isascii() and ref.isdigit() and key != "code"):
+            if -2**31 <= int(ref) < 2**31:
+                obj = self.session.get(model, int(ref))
         else:
             obj = self.session.execute(sa.select(model).where(getattr(model, key) == ref)).scalar_one_or_none()
-            if obj is None and isinstance(ref, str) and ref.isdigit():
+            if obj is None and ref.isascii() and ref.isdigit() and -2**31 <= int(ref) < 2**31:
                 obj = self.session.get(model, int(ref))
         if obj is None:
             raise NotFound(f"unknown {what} {ref!r}", zh=f"{ref!r} 不存在（{what}）")

@@ -1,0 +1,94 @@
+"""What the generated screens and REST APIs share: the warehouse scope filter,
+labels, the columns each shows, and dropdown filters."""
+from __future__ import annotations
+
+from flask_appbuilder.models.filters import BaseFilter
+
+from app.actor import current_actor
+from app.domain.expressions import ExpressionError, evaluate_bool
+from app.i18n import lazy
+from app.meta.model import EntityMeta, Metadata
+from app.records.scope import is_scoped, scope_condition
+from app.records.validation import record_context
+
+SYSTEM_COLUMNS = {
+    "created_at": {"en": "Created at", "zh": "创建时间"},
+    "created_by": {"en": "Created by", "zh": "创建人"},
+    "updated_at": {"en": "Updated at", "zh": "修改时间"},
+    "updated_by": {"en": "Updated by", "zh": "修改人"},
+    "name": {"en": "Number", "zh": "单号"},
+    "id": {"en": "ID", "zh": "ID"},
+}
+
+
+class WarehouseScopeFilter(BaseFilter):
+    """Base filter on every generated list, show, edit, delete, dropdown and
+    export: rows of warehouses outside the user's grants never leave the DB."""
+
+    name = "warehouse scope"
+
+    def apply(self, query, value):
+        entity: EntityMeta = self.model.__entity__
+        cond = scope_condition(self.model, entity, value(), current_actor().warehouse_ids)
+        return query if cond is None else query.filter(cond)
+
+
+def scope_filters(model, meta: Metadata) -> list:
+    return [["id", WarehouseScopeFilter, lambda: meta]] if is_scoped(model.__entity__, meta) else []
+
+
+def labels(entity: EntityMeta) -> dict:
+    labels = {n: lazy(lbl) for n, lbl in SYSTEM_COLUMNS.items()}
+    for f in entity.fields.values():
+        labels[f.name] = lazy(f.label)
+        if f.column and f.column != f.name:
+            labels[f.column] = lazy(f.label)
+    return labels
+
+
+def hidden_fields(entity: EntityMeta, show_if: dict[str, str], item) -> list[str]:
+    """Fields hidden by a form's ``show_if`` CEL condition for this record."""
+    if not show_if:
+        return []
+    ctx = record_context(item, entity)
+    hidden = []
+    for field, expr in show_if.items():
+        try:
+            if not evaluate_bool(expr, ctx):
+                hidden.append(field)
+        except ExpressionError:
+            hidden.append(field)
+    return hidden
+
+
+def cell_text(item, column: str) -> str:
+    value = item
+    for part in column.split("."):
+        value = getattr(value, part, None)
+    return "" if value is None else str(value)
+
+
+def columns_of(entity: EntityMeta, form, *, for_api: bool) -> dict[str, list[str]]:
+    scalar = [f.name for f in entity.fields.values() if f.type != "table"]
+    addable = [f.name for f in entity.fields.values() if f.type != "table" and not f.read_only]
+    # a form's read_only fields can be set when a record is created, not changed later
+    editable = [n for n in addable if n not in form.read_only]
+    head = ["name"] if entity.naming else []
+    list_cols = list(form.list_columns) or (head + scalar)[:6]
+    show = head + scalar + ["created_at", "created_by", "updated_at", "updated_by"]
+    if for_api:
+        links = [f"{f.name}.id" for f in entity.links()]
+        read = ["id"] + head + [f.name for f in entity.fields.values()
+                                if f.type not in ("table", "link")] + links + [
+            "created_at", "created_by", "updated_at", "updated_by"]
+        return {"list": read, "show": read, "add": addable, "edit": editable}
+    return {"list": list_cols, "show": show, "add": addable, "edit": editable}
+
+
+def related_filters(entity: EntityMeta, meta: Metadata) -> dict:
+    """Dropdowns of linked scoped entities only offer rows in the user's scope."""
+    out = {}
+    for f in entity.links():
+        if is_scoped(meta.entities[f.target], meta):
+            out[f.name] = [["id", WarehouseScopeFilter, lambda: meta]]
+    return out

@@ -1,0 +1,27 @@
+"""The history of a workflow document: every transition with who, when, the
+comment and the electronic signature. Append-only."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def define_tables(md: sa.MetaData) -> None:
+    sa.Table(
+        "workflow_transition", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("entity", sa.String(64), nullable=False),
+        sa.Column("record_id", sa.Integer, nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("from_state", sa.String(32), nullable=False),
+        sa.Column("to_state", sa.String(32), nullable=False),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("user_id", sa.Integer),
+        sa.Column("comment", sa.Text),
+        # electronic signature: who signed, when, and what the signature means
+        sa.Column("signed_by", sa.String(128)),
+        sa.Column("signed_at", sa.DateTime),
+        sa.Column("signature_meaning", sa.String(32)),
+        sa.Index("ix_workflow_transition_record", "entity", "record_id"),
+        info={"append_only": True},
+    )

@@ -1,0 +1,96 @@
+"""Rules that hold for every write of a metadata entity, whoever makes it.
+
+``install`` registers one ``before_flush`` hook that covers the generated
+screens, the REST API and the services alike: naming series, required fields
+and enum options, CEL rules, warehouse scope, the workflow state guard and the
+append-only audit trail. ``create_app`` installs it explicitly.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.actor import current_actor
+from app.domain.clock import utcnow
+from app.records.audit import audit_rows, write_rows
+from app.records.guard import SERVICE_WRITE, check_workflow_state
+from app.records.naming import assign_name
+from app.records.scope import check_committed_scope, check_scope
+from app.records.validation import check_record, entity_of
+
+# Rows to audit are collected before the flush (while history is available)
+# and written after it (when new rows have their ids).
+_PENDING = "medtrace_pending_audit"
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    actor = current_actor()
+    # services check scope themselves (e.g. a transit location belongs to no
+    # warehouse); the generic screens and APIs are checked here
+    if session.info.get(SERVICE_WRITE):
+        actor = replace(actor, warehouse_ids=None)
+    now = utcnow()
+    pending = session.info.setdefault(_PENDING, [])
+    for obj in list(session.new):
+        entity = entity_of(obj)
+        if entity is None:
+            continue
+        obj.created_by = obj.created_by or actor.username
+        obj.updated_by = actor.username
+        if entity.naming and not getattr(obj, "name", None):
+            assign_name(session, obj, entity.naming, now)
+        check_record(obj, entity)
+        check_scope(obj, entity, actor, creating=True)
+        check_workflow_state(session, obj, creating=True)
+        if entity.audit:
+            pending.append((obj, entity, None))
+    for obj in list(session.dirty):
+        entity = entity_of(obj)
+        if entity is None or not session.is_modified(obj, include_collections=False):
+            continue
+        obj.updated_by = actor.username
+        check_record(obj, entity)
+        check_scope(obj, entity, actor, creating=False)
+        check_workflow_state(session, obj, creating=False)
+        check_committed_scope(obj, entity, actor)
+        if entity.audit:
+            pending.append((obj, entity, audit_rows(obj, entity, "update", actor, now)))
+    for obj in list(session.deleted):
+        entity = entity_of(obj)
+        if entity is None:
+            continue
+        check_scope(obj, entity, actor, creating=False)
+        check_workflow_state(session, obj, creating=False)
+        if entity.audit:
+            pending.append((obj, entity, audit_rows(obj, entity, "delete", actor, now)))
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    actor = current_actor()
+    now = utcnow()
+    rows: list[dict] = []
+    table = None
+    for obj, entity, prepared in pending:
+        if prepared is None:  # a creation: the new row has its id only now
+            prepared = audit_rows(obj, entity, "create", actor, now)
+        table = type(obj).metadata.tables["audit_log"]
+        rows.extend({**r, "record_id": obj.id} for r in prepared)
+    if table is not None:
+        write_rows(session.connection(), table, rows)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def install(session_class=Session) -> None:
+    """Register the record rules on ``session_class`` (idempotent)."""
+    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
+                     ("after_rollback", _after_rollback)):
+        if not event.contains(session_class, name, fn):
+            event.listen(session_class, name, fn)

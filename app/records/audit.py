@@ -1,0 +1,81 @@
+"""The audit trail: one row per changed field of every audited record, written
+in the same transaction as the change. The table is append-only (database
+triggers refuse UPDATE and DELETE)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import inspect
+
+from app.actor import Actor
+from app.meta.model import EntityMeta
+
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "created_by", "updated_by")
+
+
+def define_tables(md: sa.MetaData) -> None:
+    sa.Table(
+        "audit_log", md,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+        sa.Column("at", sa.DateTime, nullable=False, index=True),
+        sa.Column("username", sa.String(64)),
+        sa.Column("entity", sa.String(64), nullable=False),
+        sa.Column("record_id", sa.Integer, nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),  # create / update / delete
+        sa.Column("field", sa.String(64)),
+        sa.Column("old_value", sa.Text),
+        sa.Column("new_value", sa.Text),
+        sa.Index("ix_audit_log_record", "entity", "record_id"),
+        info={"append_only": True},
+    )
+
+
+def plain(value: Any) -> str | None:
+    """A value as the audit trail stores it: text, exact, comparable."""
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
+
+
+def audit_rows(obj, entity: EntityMeta, action: str, actor: Actor, now: dt.datetime) -> list[dict]:
+    """The rows that record ``action`` (create / update / delete) of ``obj``:
+    one per field that has (or had) a value or changed."""
+    base = {"at": now, "username": actor.username, "entity": entity.name, "action": action}
+    state = inspect(obj)
+    rows = []
+    columns = [c.key for c in state.mapper.column_attrs if c.key not in SYSTEM_COLUMNS]
+    for key in columns:
+        if action == "create":
+            new = getattr(obj, key)
+            if new is not None:
+                rows.append({**base, "field": key, "old_value": None, "new_value": plain(new)})
+        elif action == "update":
+            hist = state.attrs[key].history
+            if hist.has_changes():
+                old = hist.deleted[0] if hist.deleted else None
+                new = hist.added[0] if hist.added else None
+                if plain(old) != plain(new):
+                    rows.append({**base, "field": key, "old_value": plain(old),
+                                 "new_value": plain(new)})
+        else:  # delete: keep the last values
+            value = getattr(obj, key)
+            if value is not None:
+                rows.append({**base, "field": key, "old_value": plain(value), "new_value": None})
+    if action == "delete" and not rows:
+        rows.append({**base, "field": None, "old_value": None, "new_value": None})
+    return rows
+
+
+def write_rows(connection, table: sa.Table, rows: list[dict]) -> None:
+    if rows:
+        connection.execute(table.insert(), rows)

@@ -1,0 +1,39 @@
+"""Places stock can be: a warehouse's bins and receiving area, and the virtual
+places (supplier, customer, loss, transit) that keep the ledger double-entry."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.context import ServiceContext
+from app.domain.errors import ValidationFailed
+
+def virtual_location(ctx: ServiceContext, kind: str):
+    L = ctx.models["Location"]
+    loc = ctx.session.execute(sa.select(L).where(L.kind == kind, L.warehouse_id.is_(None))
+                              .order_by(L.id).limit(1)).scalar_one_or_none()
+    if loc is None:
+        loc = L(code=kind.upper(), name=kind.title(), kind=kind)
+        ctx.session.add(loc)
+        ctx.session.flush()
+    return loc
+
+
+def bin_in_warehouse(ctx: ServiceContext, ref: Any, warehouse, what: str = "location"):
+    loc = ctx.find("Location", ref, key="code", what=what)
+    if loc.warehouse_id != warehouse.id or loc.kind not in ("bin", "receiving"):
+        raise ValidationFailed(f"{what} {loc.code} is not a bin of warehouse {warehouse.code}",
+                               zh=f"库位 {loc.code} 不属于仓库 {warehouse.code}")
+    return loc
+
+
+def receiving_location(ctx: ServiceContext, warehouse):
+    L = ctx.models["Location"]
+    loc = ctx.session.execute(sa.select(L).where(
+        L.warehouse_id == warehouse.id, L.kind == "receiving").order_by(L.id).limit(1)
+    ).scalar_one_or_none()
+    if loc is None:
+        raise ValidationFailed(f"warehouse {warehouse.code} has no receiving location; "
+                               "add one or give a bin")
+    return loc

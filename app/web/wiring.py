@@ -1,0 +1,31 @@
+"""Register everything the web serves: the generated screens and APIs, the
+domain APIs, the purpose-built pages, and the mapping of errors to answers."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from app.actor import set_resolver
+from app.api import inventory as inventory_api
+from app.api import transfers as transfers_api
+from app.crud import register_entities
+from app.database import db
+from app.domain.errors import DomainError
+from app.i18n import current_language
+from app.runtime import Runtime
+from app.views import audit_pages, inventory_pages, transfer_pages
+from app.web.requests import request_actor
+
+
+def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
+    set_resolver(request_actor)
+    register_entities(appbuilder, runtime.models)
+    inventory_api.register(appbuilder)
+    transfers_api.register(appbuilder)
+    audit_pages.register(appbuilder, runtime)
+    runtime.pages = (inventory_pages.register(appbuilder, runtime)
+                     + transfer_pages.register(appbuilder, runtime))
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        db.session.rollback()
+        return jsonify(exc.to_dict(current_language())), exc.status
