@@ -17,6 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, fields
 from typing import Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from biip import ParseConfig, ParseError
 from biip.checksums import gs1_standard_check_digit
@@ -35,8 +36,16 @@ __all__ = ["UdiData", "UdiError", "parse_hibc_pair", "parse_udi"]
 
 GROUP_SEPARATOR = "\x1d"
 
-# AIs we keep, and what each becomes on UdiData.
-_DATE_FIELDS = {"17": "expiry", "15": "best_before", "16": "best_before", "11": "production_date"}
+# AIs we keep, and what each becomes on UdiData. Each date AI has its own
+# field: a sell-by or due date is not a best-before date, and the caller
+# decides which of them may stand in for an expiry (see expiry_or_best_before).
+_DATE_FIELDS = {
+    "17": "expiry",
+    "15": "best_before",
+    "16": "sell_by",
+    "12": "due_date",
+    "11": "production_date",
+}
 _TEXT_FIELDS = {"10": "lot", "21": "serial"}
 _COUNT_AIS = ("30", "37")
 
@@ -45,6 +54,7 @@ _AI_NAMES = {
     "01": "GTIN",
     "10": "lot",
     "11": "production date",
+    "12": "due date",
     "13": "packaging date",
     "15": "best before date",
     "16": "sell by date",
@@ -55,6 +65,8 @@ _AI_NAMES = {
 }
 _DATE_AIS = {"11", "12", "13", "15", "16", "17"}
 _PLAIN_GTIN_LENGTHS = (8, 12, 13, 14)
+# What an X field (lot, serial) may hold: GS1 character set 82 has no space.
+_X_CHARACTERS = "characters of the GS1 set (letters, digits, common punctuation; no spaces)"
 _HRI_RE = re.compile(r"(?:\(\d{2,4}\)[^()]+)+")
 
 
@@ -98,6 +110,23 @@ class UdiData:
 
     ``di`` is the device identifier: the 14-digit GTIN for GS1, LIC + product
     code for HIBC.
+
+    Dates, each exactly as the label states it (GS1 day ``00`` = last day of
+    the month):
+
+    ===============  ======  ============================================
+    field            GS1 AI  HIBC
+    ===============  ======  ============================================
+    expiry           17      ``$$`` date or ``/14D`` (its only expiry)
+    best_before      15      -- (HIBC labels have no best-before field)
+    sell_by          16      --
+    due_date         12      --
+    production_date  11      ``/16D``
+    ===============  ======  ============================================
+
+    ``expiry`` is never filled from another AI; :attr:`expiry_or_best_before`
+    gives the date to record as the device's expiry when the product allows a
+    best-before date to stand in for it.
     """
 
     scheme: Literal["gs1", "hibc"]
@@ -111,10 +140,26 @@ class UdiData:
     expiry: dt.date | None = None
     production_date: dt.date | None = None
     best_before: dt.date | None = None
+    sell_by: dt.date | None = None
+    due_date: dt.date | None = None
     quantity: int | None = None
 
+    @property
+    def expiry_or_best_before(self) -> dt.date | None:
+        """The date to record as the device's expiry: AI 17 if the scan has
+        one, else AI 15 (best before), else None.
+
+        Many devices carry only a best-before date. Whether it may stand in
+        for the expiry is the caller's decision per product (the receipt
+        service); this property only says which date that would be. Sell-by
+        (AI 16) and due (AI 12) dates are never used: they say when to sell
+        or pay, not until when the device may be used.
+        """
+        return self.expiry if self.expiry is not None else self.best_before
+
     def to_dict(self) -> dict:
-        """Present fields only; dates as ISO strings."""
+        """Present fields only; dates as ISO strings. Derived values such as
+        :attr:`expiry_or_best_before` are not included."""
         out = {}
         for field in fields(self):
             value = getattr(self, field.name)
@@ -263,20 +308,37 @@ def _parse_digital_link(body: str, config: ParseConfig) -> GS1ElementStrings:
     try:
         return GS1DigitalLinkURI.parse(body, config=config).element_strings
     except ParseError as exc:
-        # biip names the failing element string; explain that one element.
-        match = re.search(r"Failed to match '(\d{2}[^']*)' with GS1 AI", str(exc))
-        if match:
-            element = match.group(1)
+        # Find the failing (AI, value) ourselves rather than reading biip's
+        # wording, which differs per failure (pattern, impossible date, ...).
+        for ai, value in _digital_link_pairs(body):
             try:
-                ai = GS1ApplicationIdentifier.extract(element)
-            except ParseError:
-                ai = None
-            if ai is not None:
-                raise _element_value_error(ai, element[len(ai.ai) :]) from exc
+                GS1ElementString.parse(ai.ai + value, config=config)
+            except ParseError as inner:
+                raise _element_value_error(ai, value) from inner
         raise UdiError(
             f"Could not read the GS1 Digital Link {body!r}: {exc}",
             {"code": "digital_link", "detail": str(exc)},
         ) from exc
+
+
+def _digital_link_pairs(uri: str) -> list[tuple[GS1ApplicationIdentifier, str]]:
+    """(AI, value) pairs of a Digital Link: path ``/AI/value`` pairs, then
+    numeric query parameters. Used only to explain a failed parse."""
+    parts = urlsplit(uri)
+    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+    candidates = list(zip(segments, segments[1:]))
+    candidates += [(key, value) for key, value in parse_qsl(parts.query) if key.isdigit()]
+    pairs = []
+    for key, value in candidates:
+        if not key.isdigit():
+            continue
+        try:
+            ai = GS1ApplicationIdentifier.extract(key)
+        except ParseError:
+            continue
+        if ai.ai == key:
+            pairs.append((ai, value))
+    return pairs
 
 
 def _from_elements(elements: GS1ElementStrings) -> UdiData:
@@ -397,7 +459,7 @@ def _describe_format(ai: GS1ApplicationIdentifier) -> str:
     match = re.fullmatch(r"N\d\+([NX])(\.\.)?(\d+)", ai.format)
     if not match:
         return f"in the format {ai.format}"
-    kind = "digits" if match.group(1) == "N" else "characters"
+    kind = "digits" if match.group(1) == "N" else _X_CHARACTERS
     return f"{'up to ' if match.group(2) else ''}{match.group(3)} {kind}"
 
 

@@ -95,7 +95,8 @@ def test_udi_error_is_a_validation_failure():
 def test_gs1_field_mapping():
     data = parse_udi("(01)05901234123457(11)240115(16)260630(10)L1(21)S1(30)25")
     assert data.production_date == dt.date(2024, 1, 15)
-    assert data.best_before == dt.date(2026, 6, 30)
+    # AI 16 is a sell-by date: it must not pose as a best-before date.
+    assert (data.sell_by, data.best_before) == (dt.date(2026, 6, 30), None)
     assert (data.lot, data.serial, data.quantity) == ("L1", "S1", 25)
 
 
@@ -105,6 +106,115 @@ def test_gs1_ai_37_is_quantity():
 
 def test_gs1_day_00_means_last_day_of_month():
     assert parse_udi("010590123412345717280200").expiry == dt.date(2028, 2, 29)
+
+
+# --------------------------------------------------------------------------
+# GS1 dates: every date AI has its own field
+
+
+GTIN = "05901234123457"
+# AI 11 production, 12 due, 15 best before, 16 sell by, 17 expiry; all different.
+DATES = {"11": "240115", "12": "250200", "15": "270331", "16": "261130", "17": "280229"}
+DATE_FIELDS = {
+    "production_date": "2024-01-15",
+    "due_date": "2025-02-28",  # day 00: last day of the month
+    "best_before": "2027-03-31",
+    "sell_by": "2026-11-30",
+    "expiry": "2028-02-29",
+}
+
+
+@pytest.mark.parametrize(
+    "scan",
+    [
+        "01" + GTIN + "".join(ai + value for ai, value in DATES.items()) + "10L1",
+        "]d2" + "01" + GTIN + "10L1\x1d" + "".join(ai + value for ai, value in reversed(DATES.items())),
+        f"(01){GTIN}" + "".join(f"({ai}){value}" for ai, value in DATES.items()) + "(10)L1",
+        f"https://id.example.org/01/{GTIN}/10/L1?"
+        + "&".join(f"{ai}={value}" for ai, value in DATES.items()),
+    ],
+    ids=["element-string", "element-string-reordered", "hri", "digital-link"],
+)
+def test_every_gs1_date_ai_has_its_own_field(scan):
+    data = parse_udi(scan)
+    assert {key: data.to_dict().get(key) for key in DATE_FIELDS} == DATE_FIELDS
+    assert data.lot == "L1"
+
+
+@pytest.mark.parametrize(
+    ("ai", "field"),
+    [("11", "production_date"), ("12", "due_date"), ("15", "best_before"),
+     ("16", "sell_by"), ("17", "expiry")],
+)
+def test_a_single_date_ai_fills_only_its_field(ai, field):
+    data = parse_udi(f"01{GTIN}{ai}290415").to_dict()
+    assert data == {"scheme": "gs1", "di": GTIN, "gtin": GTIN, field: "2029-04-15"}
+
+
+def test_best_before_only_barcode_exposes_its_date():
+    # The sample a clerk could not receive: GTIN, best before, lot; no AI 17.
+    data = parse_udi("010703206980498815210526100329")
+    assert data.expiry is None
+    assert data.best_before == dt.date(2021, 5, 26)
+    assert data.to_dict()["best_before"] == "2021-05-26"
+    assert data.expiry_or_best_before == dt.date(2021, 5, 26)
+
+
+@pytest.mark.parametrize(
+    ("scan", "expected"),
+    [
+        (f"01{GTIN}17291231", dt.date(2029, 12, 31)),  # expiry only
+        (f"01{GTIN}15270630", dt.date(2027, 6, 30)),  # best before only
+        (f"01{GTIN}15270630" + "17291231", dt.date(2029, 12, 31)),  # AI 17 wins
+        (f"01{GTIN}17291231" + "15270630", dt.date(2029, 12, 31)),  # in either order
+        (f"01{GTIN}16270630", None),  # a sell-by date is not an expiry
+        (f"01{GTIN}12270630", None),  # nor is a due date
+        (f"01{GTIN}11200101", None),  # nor a production date
+        (f"01{GTIN}", None),
+    ],
+)
+def test_expiry_or_best_before(scan, expected):
+    assert parse_udi(scan).expiry_or_best_before == expected
+
+
+def test_expiry_or_best_before_on_hibc_is_the_hibc_expiry():
+    data = parse_udi("+J123AQ3451/$$3231231BC34567/S4012R")
+    assert (data.best_before, data.sell_by, data.due_date) == (None, None, None)
+    assert data.expiry_or_best_before == data.expiry == dt.date(2023, 12, 31)
+
+
+def test_expiry_or_best_before_is_not_a_to_dict_field():
+    # The service decides per product whether to use it; to_dict reports the label.
+    data = parse_udi(f"01{GTIN}15270630")
+    assert "expiry" not in data.to_dict()
+    assert "expiry_or_best_before" not in data.to_dict()
+
+
+def _date_scans(ai: str, value: str) -> list[str]:
+    return [
+        f"01{GTIN}{ai}{value}10L1",
+        f"(01){GTIN}({ai}){value}(10)L1",
+        f"https://id.example.org/01/{GTIN}?{ai}={value}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ai", "value", "name"),
+    [
+        ("15", "280230", "best before date"),  # 30 February
+        ("15", "281301", "best before date"),  # month 13
+        ("17", "280230", "expiry date"),
+        ("16", "280230", "sell by date"),
+        ("12", "280230", "due date"),
+        ("11", "280230", "production date"),
+        ("11", "270229", "production date"),  # 2027 is no leap year
+    ],
+)
+def test_impossible_date_in_each_date_ai_and_syntax(ai, value, name):
+    for scan in _date_scans(ai, value):
+        error = error_of(scan)
+        assert error.details == {"code": "bad_date", "ai": ai, "value": value}, scan
+        assert f"The {name} (AI {ai}) '{value}' is not a real date" in error.message, scan
 
 
 # --------------------------------------------------------------------------
