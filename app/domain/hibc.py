@@ -20,7 +20,15 @@ Secondary data forms (after the flag the lot or serial runs to the next ``/``):
 =========  ===========================================================
 
 Supplemental fields: ``/S`` serial, ``/14D`` expiry YYYYMMDD, ``/16D``
-production date YYYYMMDD, ``/Q`` quantity.
+production date YYYYMMDD, ``/Q`` quantity. These are the only dates HIBC
+carries: it has no best-before, sell-by or due date as GS1 does (AIs 15, 16,
+12), so an HIBC expiry is always the label's expiry.
+
+Lot and serial numbers are 1 to 18 characters of the HIBC set except ``/``
+(the field separator): ``A-Z 0-9 - . space $ + %``. The flags above are read
+only at the start of the secondary data; inside a lot or serial the same
+characters are data (``$$3300531LOT$1`` has lot ``LOT$1``), which is why a
+lot written after ``$`` cannot itself start with ``$`` or ``+``.
 
 Everything raises :class:`HibcError` with a message a person can act on.
 """
@@ -34,6 +42,7 @@ from dataclasses import dataclass, replace
 from app.domain.errors import ValidationFailed
 
 __all__ = [
+    "LOT_OR_SERIAL_CHARS",
     "MOD43_CHARSET",
     "HibcData",
     "HibcError",
@@ -47,8 +56,12 @@ MOD43_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%"
 _MOD43_VALUE = {char: value for value, char in enumerate(MOD43_CHARSET)}
 
 _PRIMARY_RE = re.compile(r"[A-Z][A-Z0-9]{3}[A-Z0-9]{1,18}[0-9]")
-_LOT_OR_SERIAL_RE = re.compile(r"[A-Z0-9]{1,18}")
-_LEGACY_JULIAN_RE = re.compile(r"(\d{5})([A-Z0-9]{0,13})")
+# Lot and serial characters: the whole HIBC set but '/', which ends a field.
+LOT_OR_SERIAL_CHARS = MOD43_CHARSET.replace("/", "")
+_LOT_OR_SERIAL_MAX = 18
+_LOT_CHAR = "[" + re.escape(LOT_OR_SERIAL_CHARS) + "]"
+_LOT_OR_SERIAL_RE = re.compile(f"{_LOT_CHAR}{{1,{_LOT_OR_SERIAL_MAX}}}")
+_LEGACY_JULIAN_RE = re.compile(rf"(\d{{5}})({_LOT_CHAR}{{0,13}})")
 
 # Format flag after ``$$`` -> (pattern name, digit count). Flags 0 and 1 are
 # not really flags: they are the first digit of an MMYY month.
@@ -310,7 +323,13 @@ def _lot_or_serial(value: str, name: str, *, required: bool = False) -> str | No
         return None
     if not _LOT_OR_SERIAL_RE.fullmatch(value):
         what = "lot number" if name == "lot" else "serial number"
-        problem = "is missing" if not value else f"{value!r} is not 1 to 18 letters or digits"
+        if not value:
+            problem = "is missing"
+        elif len(value) > _LOT_OR_SERIAL_MAX:
+            problem = (f"{value!r} is {len(value)} characters long; HIBC allows at "
+                       f"most {_LOT_OR_SERIAL_MAX}")
+        else:  # the charset check and the '/' split make this a safety net
+            problem = (f"{value!r} may only hold A-Z, 0-9, space and - . $ + %")
         raise HibcError(
             f"The HIBC {what} {problem}.",
             {"code": f"hibc_{name}", "value": value},

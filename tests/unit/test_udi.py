@@ -602,7 +602,8 @@ def test_hibc_impossible_dates(secondary, fragment):
         ("+A9991/$L", "product data 'A9991' is malformed"),
         ("+A99912345/$", "lot number is missing"),
         ("+A99912345/$+", "serial number is missing"),
-        ("+A99912345/$LOT.1", "'LOT.1' is not 1 to 18 letters or digits"),
+        ("+A99912345/$LOT4567890123456789", "'LOT4567890123456789' is 19 characters long"),
+        ("+A99912345/$+SN-4567890123456789", "at most 18"),
         ("+A99912345/$$", "a digit must say how the expiry date is written"),
         ("+A99912345/$$8", "quantity"),
         ("+A99912345/$$9123", "must be 5 digits"),
@@ -619,6 +620,124 @@ def test_hibc_structure_errors(data, fragment):
 
 def test_hibc_too_short():
     assert "too short" in error_of("+A").message
+
+
+# --------------------------------------------------------------------------
+# HIBC lot and serial characters: A-Z 0-9 - . space $ + % (not '/')
+
+
+def signed(data: str) -> str:
+    """HIBC data plus the check character the module itself computes."""
+    return data + mod43_check_char(data)
+
+
+def test_lot_or_serial_charset_is_the_hibc_set_without_slash():
+    from app.domain.hibc import LOT_OR_SERIAL_CHARS
+
+    assert sorted(LOT_OR_SERIAL_CHARS) == sorted(ALNUM + "-. $+%")
+
+
+# A value with each of the six punctuation characters inside it.
+PUNCTUATED = ["LOT-1", "LOT.1", "LOT 1", "LOT$1", "LOT+1", "LOT%1", "A-B.C D$E+F%G"]
+
+
+@pytest.mark.parametrize("value", PUNCTUATED)
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("$%s", {"lot": "%s"}),
+        ("$+%s", {"serial": "%s"}),
+        ("$$3300531%s", {"expiry": "2030-05-31", "lot": "%s"}),
+        ("$$0530%s", {"expiry": "2030-05-31", "lot": "%s"}),
+        ("$$7%s", {"lot": "%s"}),
+        ("$$+3300531%s", {"expiry": "2030-05-31", "serial": "%s"}),
+        ("$$+7%s", {"serial": "%s"}),
+        ("$$812%s", {"quantity": 12, "lot": "%s"}),
+        ("$$9005003300531%s", {"quantity": 500, "expiry": "2030-05-31", "lot": "%s"}),
+        ("$LOT9/S%s", {"lot": "LOT9", "serial": "%s"}),
+        ("30151%s", {"expiry": "2030-05-31", "lot": "%s"}),  # legacy YYJJJ + lot
+    ],
+)
+def test_hibc_lot_and_serial_accept_punctuation(template, expected, value):
+    label = signed(f"{PRIMARY}/{template % value}")
+    want = {key: (v % value if isinstance(v, str) and "%s" in v else v)
+            for key, v in expected.items()}
+    assert parse_udi(label).to_dict() == {**BASE, **want}
+
+
+def test_hibc_concatenated_label_with_punctuated_lot_and_serial():
+    label = signed("+A99912345/$$3300531LOT-7.A B/16D20240115/SSN$1+%2/Q3")
+    assert parse_udi(label).to_dict() == {
+        **BASE, "expiry": "2030-05-31", "lot": "LOT-7.A B",
+        "production_date": "2024-01-15", "serial": "SN$1+%2", "quantity": 3,
+    }
+
+
+def test_hibc_separate_scans_with_punctuated_lot_and_serial():
+    primary = signed("+A99912345")
+    link = primary[-1]
+    secondary = signed(f"+$$3300531L-1.2 3$4+5%6/SS.N-1{link}")
+    data = parse_hibc(secondary)
+    assert (data.lot, data.serial, data.link_char) == ("L-1.2 3$4+5%6", "S.N-1", link)
+    assert parse_hibc_pair(primary, secondary).to_dict() == {
+        **BASE, "expiry": "2030-05-31", "lot": "L-1.2 3$4+5%6", "serial": "S.N-1",
+    }
+
+
+def test_hibc_separate_serial_scan_with_punctuation():
+    primary = signed("+A99912345")
+    secondary = signed(f"+$+SN-1.2 $+%{primary[-1]}")
+    assert parse_hibc_pair(primary, secondary).serial == "SN-1.2 $+%"
+
+
+@pytest.mark.parametrize(
+    ("secondary", "expected"),
+    [
+        # Flags keep their meaning at the start of the secondary data ...
+        ("$+AB", {"serial": "AB"}),
+        ("$$+7AB", {"serial": "AB"}),
+        ("$$+3300531AB", {"expiry": "2030-05-31", "serial": "AB"}),
+        # ... and are data once the lot or serial has begun.
+        ("$$7$AB", {"lot": "$AB"}),
+        ("$$7+AB", {"lot": "+AB"}),
+        ("$$7$$+AB", {"lot": "$$+AB"}),
+        ("$$3300531$$AB", {"expiry": "2030-05-31", "lot": "$$AB"}),
+        ("$$+7+SN", {"serial": "+SN"}),
+        ("$++SN", {"serial": "+SN"}),
+        ("$A$$B", {"lot": "A$$B"}),
+    ],
+)
+def test_hibc_flags_only_at_the_start_of_the_secondary(secondary, expected):
+    assert parse_udi(signed(f"{PRIMARY}/{secondary}")).to_dict() == {**BASE, **expected}
+
+
+@pytest.mark.parametrize("value", PUNCTUATED)
+def test_hibc_check_char_covers_punctuation_in_lots(value):
+    label = signed(f"{PRIMARY}/$$3300531{value}")
+    assert parse_hibc(label).lot == value
+    # Swap one punctuation character for another: the old check character
+    # no longer matches (parse_hibc: no scanner-padding leniency here).
+    mark = next(c for c in value if c in "-. $+%")
+    changed = label[:-1].replace(value, value.replace(mark, "%" if mark != "%" else "-", 1))
+    assert changed != label[:-1]
+    with pytest.raises(HibcError) as info:
+        parse_hibc(changed + label[-1])
+    assert info.value.details == {"code": "hibc_check_char",
+                                  "expected": mod43_check_char(changed), "got": label[-1]}
+
+
+def test_hibc_lot_of_18_characters_with_punctuation_is_accepted():
+    lot = "A-B.C D$E+F%G-H.I1"
+    assert len(lot) == 18
+    assert parse_udi(signed(f"{PRIMARY}/${lot}")).lot == lot
+    error = error_of(signed(f"{PRIMARY}/${lot}2"))
+    assert error.details == {"code": "hibc_lot", "value": lot + "2"}
+    assert "19 characters long" in error.message and "at most 18" in error.message
+
+
+def test_hibc_product_code_stays_letters_and_digits():
+    # Only lots and serials gain punctuation; the primary data does not.
+    assert "product data 'A999-12' is malformed" in error_of(signed("+A999-12")).message
 
 
 # --------------------------------------------------------------------------
@@ -643,13 +762,22 @@ DATE_WRITERS = [
 ]
 
 
+def punctuated_codes():
+    """Lots/serials using the whole lot charset. They start with a letter or
+    digit (after '$' a leading '$' or '+' is a flag) and end with one (a
+    trailing space would sit next to a possible space check character)."""
+    middle = st.text(ALNUM + "-. $+%", max_size=16)
+    return st.builds(lambda a, m, z: a + m + z, st.sampled_from(ALNUM), middle,
+                     st.sampled_from(ALNUM))
+
+
 @st.composite
-def hibc_labels(draw):
+def hibc_labels(draw, codes=st.text(ALNUM, min_size=1, max_size=18)):
     """Draw (label text, expected fields) for a combined primary/secondary symbol."""
     lic = draw(st.sampled_from(ALNUM[:26])) + draw(st.text(ALNUM, min_size=3, max_size=3))
     product = draw(st.text(ALNUM, min_size=1, max_size=18))
     uom = draw(st.sampled_from("0123456789"))
-    code = draw(st.text(ALNUM, min_size=1, max_size=18))
+    code = draw(codes)
     expected = {"scheme": "hibc", "di": lic + product, "lic": lic,
                 "product_code": product, "unit_of_measure": uom}
 
@@ -667,7 +795,7 @@ def hibc_labels(draw):
         writer = draw(st.sampled_from(DATE_WRITERS + ([None] if form in ("$$8", "$$9") else [])))
         if writer is None:
             # Without a date the lot must not look like a date format flag.
-            code = draw(st.text(ALNUM, min_size=1, max_size=18).filter(lambda c: c[0] not in "01234567"))
+            code = draw(codes.filter(lambda c: c[0] not in "01234567"))
             expected["lot"] = code
         else:
             flag, write, reads_as = writer
@@ -690,7 +818,7 @@ def hibc_labels(draw):
         supplemental += f"/Q{qty}"
         expected["quantity"] = qty
     if "serial" not in expected and draw(st.booleans()):
-        serial = draw(st.text(ALNUM, min_size=1, max_size=18))
+        serial = draw(codes)
         supplemental += f"/S{serial}"
         expected["serial"] = serial
 
@@ -700,6 +828,13 @@ def hibc_labels(draw):
 @settings(max_examples=300, deadline=None)
 @given(hibc_labels())
 def test_hibc_round_trip(label_and_fields):
+    label, expected = label_and_fields
+    assert parse_udi(label).to_dict() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(hibc_labels(codes=punctuated_codes()))
+def test_hibc_round_trip_with_punctuated_lots_and_serials(label_and_fields):
     label, expected = label_and_fields
     assert parse_udi(label).to_dict() == expected
 
