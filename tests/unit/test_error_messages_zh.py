@@ -258,3 +258,191 @@ def test_udi_and_hibc_errors_cannot_be_built_without_chinese():
         UdiError("English only")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         HibcError("English only", {})  # type: ignore[call-arg]
+
+
+# --------------------------------------------------------------------------
+# Allocation
+
+ON = dt.date(2026, 12, 1)
+
+
+def candidate(lot="L1", qty="10", *, expiry=dt.date(2027, 12, 1), serial=None,
+              status="available"):
+    return allocation.StockCandidate(
+        product_id=7, lot_id=f"id-{lot}", lot_number=lot, serial=serial,
+        location_id="loc-A", location_code="A-01", pick_sequence=1,
+        expiry_date=expiry, received_at=dt.datetime(2025, 1, 1), quantity=Decimal(qty),
+        status=status,
+    )
+
+
+def request(qty="1", **kwargs):
+    kwargs.setdefault("on_date", ON)
+    kwargs.setdefault("strategy", allocation.Strategy.FEFO)
+    return allocation.AllocationRequest(product_id=7, quantity=Decimal(qty), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("build", "values"),
+    [
+        (lambda: request(0), ("0",)),
+        (lambda: request("-1.5"), ("-1.5",)),
+        (lambda: allocation.AllocationRequest(7, 1.5, "fefo", ON), ("1.5", "float")),
+        (lambda: allocation.AllocationRequest(7, True, "fefo", ON), ("True", "bool")),
+        (lambda: allocation.AllocationRequest(7, Decimal("NaN"), "fefo", ON), ("'NaN'",)),
+        (lambda: allocation.StockCandidate(7, None, None, None, 1, "A", 1, None, None, 0.1),
+         ("0.1", "float")),
+        (lambda: request(strategy="lifo"), ("'lifo'", "fefo", "manual_lot")),
+        (lambda: request(on_date="2026-12-01"), ("'2026-12-01'", "on_date")),
+        (lambda: request(min_remaining_days=-3), ("-3", "min_remaining_days")),
+        (lambda: request(min_remaining_days=1.5), ("1.5",)),
+        (lambda: request("2.5", serial_tracked=True), ("7", "2.5")),
+        (lambda: request(strategy="manual_lot"), ()),
+    ],
+    ids=["zero", "negative", "float", "bool", "nan", "candidate-float", "strategy",
+         "on-date", "min-days", "min-days-float", "serial-fraction", "manual-lot"],
+)
+def test_allocation_input_errors_are_in_full_chinese(build, values):
+    with pytest.raises(DomainError) as info:
+        build()
+    assert_full_chinese(info.value, *values)
+
+
+@pytest.mark.parametrize(
+    ("stock", "kwargs", "values"),
+    [
+        ([candidate("A", "3")], {"lot_number": "B-7"}, ("3", "B-7")),
+        ([candidate("A", "1", serial="S1")], {"serial": "S-9"}, ("S-9",)),
+        ([candidate("A", "2", serial=None)], {"serial_tracked": True}, ("2",)),
+        ([candidate("A", "4", expiry=dt.date(2026, 11, 30))], {}, ("4", "2026-12-01")),
+        ([candidate("A", "5", expiry=dt.date(2027, 1, 1))], {"min_remaining_days": 90},
+         ("5", "90", "2026-12-01")),
+    ] + [
+        ([candidate("A", "6", status=status)], {}, ("6",))
+        for status in ("quarantine", "on_hold", "recalled", "expired", "damaged", "in_repair")
+    ],
+    ids=["other-lot", "other-serial", "no-serial", "expired", "shelf-life", "quarantine",
+         "on-hold", "recalled", "status-expired", "damaged", "unknown-status"],
+)
+def test_insufficient_stock_reasons_are_in_full_chinese(stock, kwargs, values):
+    qty = "10"
+    with pytest.raises(allocation.InsufficientStock) as info:
+        allocation.allocate(request(qty, **kwargs), stock)
+    assert_full_chinese(info.value, qty, *values)
+    assert info.value.zh.startswith("产品 7 库存不足：需求 10，可分配 0；未分配原因：")
+
+
+def test_insufficient_stock_chinese_names_each_status():
+    stock = [candidate("Q", "1", status="quarantine"), candidate("H", "2", status="on_hold"),
+             candidate("R", "3", status="recalled"), candidate("D", "4", status="damaged"),
+             candidate("X", "5", status="in_repair")]
+    with pytest.raises(allocation.InsufficientStock) as info:
+        allocation.allocate(request("99"), stock)
+    for phrase in ("1 件处于待检隔离状态", "2 件处于冻结状态", "3 件已召回", "4 件已破损",
+                   "5 件处于 in_repair 状态"):
+        assert phrase in info.value.zh
+
+
+def test_insufficient_stock_expired_reason_names_the_date_in_chinese():
+    # The Chinese used to drop the date the English gives ("expired by ...").
+    with pytest.raises(allocation.InsufficientStock) as info:
+        allocation.allocate(request("1"), [candidate("A", "4", expiry=dt.date(2026, 1, 1))])
+    assert "4 units expired by 2026-12-01" in info.value.message
+    assert "4 件截至 2026-12-01 已过期" in info.value.zh
+
+
+# --------------------------------------------------------------------------
+# Static: every DomainError raised in these modules is built with zh=
+
+DOMAIN = Path(__file__).parents[2] / "app" / "domain"
+MODULES = {"udi.py": udi, "hibc.py": hibc, "allocation.py": allocation}
+
+# Functions that build and return a DomainError (with zh=, which the call
+# check below verifies inside them); `raise helper(...)` is allowed for these.
+ERROR_HELPERS = {
+    "udi.py": {"_empty_error", "_gtin_error", "_element_value_error", "_generic_gs1_error",
+               "_explain_element_string", "_from_hibc_error"},
+    "hibc.py": set(),
+    "allocation.py": {"_insufficient"},
+}
+
+
+def _is_domain_error(module, name: str) -> bool:
+    obj = getattr(module, name, None)
+    return isinstance(obj, type) and issubclass(obj, DomainError)
+
+
+def _callee(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    if isinstance(node.func, ast.Attribute):  # e.g. errors.ValidationFailed(...)
+        return node.func.attr
+    return None
+
+
+def zh_problems(source: str, module, helpers: set[str], filename: str) -> list[str]:
+    """Where ``source`` builds a DomainError without a usable zh=, or raises
+    something that is neither a DomainError nor a whitelisted helper's result."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _is_domain_error(module, _callee(node) or ""):
+            zh = next((k for k in node.keywords if k.arg == "zh"), None)
+            if zh is None:
+                problems.append(f"{filename}:{node.lineno}: {_callee(node)}(...) without zh=")
+            elif isinstance(zh.value, ast.Constant) and not zh.value.value:
+                problems.append(f"{filename}:{node.lineno}: {_callee(node)}(...) with an empty zh=")
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc
+            name = _callee(exc) if isinstance(exc, ast.Call) else None
+            if name is None:
+                # `raise error` hides what was built; route it through a helper.
+                problems.append(f"{filename}:{node.lineno}: raise of a value, not a call")
+            elif not _is_domain_error(module, name) and name not in helpers:
+                problems.append(f"{filename}:{node.lineno}: raise {name}(...) is neither a "
+                                "DomainError nor a whitelisted helper")
+    return problems
+
+
+@pytest.mark.parametrize("filename", sorted(MODULES))
+def test_every_domain_error_is_built_with_chinese(filename):
+    source = (DOMAIN / filename).read_text(encoding="utf-8")
+    assert zh_problems(source, MODULES[filename], ERROR_HELPERS[filename], filename) == []
+
+
+@pytest.mark.parametrize("filename", sorted(MODULES))
+def test_whitelisted_helpers_exist_and_return_errors(filename):
+    module = MODULES[filename]
+    for name in ERROR_HELPERS[filename]:
+        assert callable(getattr(module, name, None)), f"{filename}: no helper {name}"
+        tree = ast.parse((DOMAIN / filename).read_text(encoding="utf-8"))
+        helper = next(n for n in ast.walk(tree)
+                      if isinstance(n, ast.FunctionDef) and n.name == name)
+        returns = ast.unparse(helper.returns) if helper.returns else ""
+        assert returns in ("UdiError", "HibcError", "InsufficientStock"), (name, returns)
+
+
+def test_static_check_catches_a_missing_zh():
+    # The check must fail on the shapes it is meant to catch.
+    source = '''
+def parse(value):
+    if not value:
+        raise UdiError("empty", {"code": "empty"})
+    if value == "x":
+        raise UdiError("x", zh=None)
+    if value == "y":
+        raise _unlisted_helper(value)
+    error = UdiError("z", zh="z 错误")
+    raise error
+
+def _unlisted_helper(value):
+    return UdiError(f"bad {value}")
+'''
+    problems = zh_problems(source, udi, ERROR_HELPERS["udi.py"], "sample.py")
+    by_line = sorted((int(p.split(":")[1]), p.split(": ", 1)[1]) for p in problems)
+    assert by_line == [
+        (4, "UdiError(...) without zh="),
+        (6, "UdiError(...) with an empty zh="),
+        (8, "raise _unlisted_helper(...) is neither a DomainError nor a whitelisted helper"),
+        (10, "raise of a value, not a call"),
+        (13, "UdiError(...) without zh="),
+    ]
