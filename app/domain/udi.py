@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import pairwise
 from dataclasses import dataclass, fields
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -338,7 +339,7 @@ def _digital_link_pairs(uri: str) -> list[tuple[GS1ApplicationIdentifier, str]]:
     numeric query parameters. Used only to explain a failed parse."""
     parts = urlsplit(uri)
     segments = [unquote(segment) for segment in parts.path.split("/") if segment]
-    candidates = list(zip(segments, segments[1:]))
+    candidates = list(pairwise(segments))
     candidates += [(key, value) for key, value in parse_qsl(parts.query) if key.isdigit()]
     pairs = []
     for key, value in candidates:

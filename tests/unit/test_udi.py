@@ -771,8 +771,11 @@ def punctuated_codes():
                      st.sampled_from(ALNUM))
 
 
+ALNUM_CODES = st.text(ALNUM, min_size=1, max_size=18)
+
+
 @st.composite
-def hibc_labels(draw, codes=st.text(ALNUM, min_size=1, max_size=18)):
+def hibc_labels(draw, codes=ALNUM_CODES):
     """Draw (label text, expected fields) for a combined primary/secondary symbol."""
     lic = draw(st.sampled_from(ALNUM[:26])) + draw(st.text(ALNUM, min_size=3, max_size=3))
     product = draw(st.text(ALNUM, min_size=1, max_size=18))
