@@ -22,7 +22,7 @@ Secondary data forms (after the flag the lot or serial runs to the next ``/``):
 Supplemental fields: ``/S`` serial, ``/14D`` expiry YYYYMMDD, ``/16D``
 production date YYYYMMDD, ``/Q`` quantity. These are the only dates HIBC
 carries: it has no best-before, sell-by or due date as GS1 does (AIs 15, 16,
-12), so an HIBC expiry is always the label's expiry.
+12), so a HIBC expiry is always the label's expiry.
 
 Lot and serial numbers are 1 to 18 characters of the HIBC set except ``/``
 (the field separator): ``A-Z 0-9 - . space $ + %``. The flags above are read

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from itertools import pairwise
 from dataclasses import dataclass, fields
+from itertools import pairwise
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -536,6 +536,8 @@ def _parse_hibc_lenient(body: str) -> HibcData:
     A space is a valid check character (1 label in 43), so it cannot simply
     be stripped. Keeping one space as the check character is tried first: a
     matching check is strong evidence. Otherwise the spaces were padding.
+    A lot or serial that ends the symbol with a space *and* has a space check
+    character cannot be told from padding; it is refused, never misread.
     """
     stripped = body.rstrip(" ")
     if stripped == body:

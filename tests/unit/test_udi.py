@@ -740,6 +740,17 @@ def test_hibc_product_code_stays_letters_and_digits():
     assert "product data 'A999-12' is malformed" in error_of(signed("+A999-12")).message
 
 
+def test_hibc_trailing_space_in_lot_with_space_check_char_is_refused_not_misread():
+    # Known limit of the padding rule (see _parse_hibc_lenient): refused.
+    data = next(f"+A99912345/$LOT{a}{b} " for a in ALNUM for b in ALNUM
+                if mod43_check_char(f"+A99912345/$LOT{a}{b} ") == " ")
+    assert error_of(data + " ").details["code"] == "hibc_check_char"
+    # With any other check character the trailing space is kept as data.
+    other = next(f"+A99912345/$LOT{a} " for a in ALNUM
+                 if mod43_check_char(f"+A99912345/$LOT{a} ") != " ")
+    assert parse_udi(other + mod43_check_char(other)).lot == other[12:]
+
+
 # --------------------------------------------------------------------------
 # Property: built HIBC labels round-trip
 
@@ -867,3 +878,4 @@ def test_domain_modules_do_not_import_flask(module):
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     assert not any(name.split(".")[0].startswith("flask") for name in imported)
+
