@@ -39,15 +39,24 @@ class InsufficientStock(ValidationFailed):
 # --------------------------------------------------------------------------- values
 
 
+_QUANTITY_ZH = {"candidate quantity": "候选库存数量", "requested quantity": "需求数量"}
+
+
 def _exact_quantity(value: Any, what: str) -> Decimal:
     """Return ``value`` as a finite Decimal; refuse floats and other inexact input."""
+    what_zh = _QUANTITY_ZH[what]
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        kind = type(value).__name__
         raise ValidationFailed(
-            f"{what} must be an exact Decimal, got {value!r} ({type(value).__name__})"
+            f"{what} must be an exact Decimal, got {value!r} ({kind})",
+            zh=f"{what_zh}必须是精确的 Decimal 数值，实为 {value!r}（{kind}）",
         )
     quantity = Decimal(value)
     if not quantity.is_finite():
-        raise ValidationFailed(f"{what} must be a finite number, got {value!r}")
+        raise ValidationFailed(
+            f"{what} must be a finite number, got {value!r}",
+            zh=f"{what_zh}必须是有限的数值，实为 {value!r}",
+        )
     return quantity
 
 
@@ -177,6 +186,7 @@ class Strategy(Enum):
         raise ValidationFailed(
             f"unknown allocation strategy {value!r}; allowed: {allowed}",
             details={"value": repr(value), "allowed": [s.value for s in cls]},
+            zh=f"未知的分配策略 {value!r}；允许的策略：{allowed}",
         )
 
 
@@ -219,26 +229,33 @@ class AllocationRequest:
         quantity = _exact_quantity(self.quantity, "requested quantity")
         if quantity <= 0:
             raise ValidationFailed(
-                f"requested quantity must be greater than zero, got {_fmt(quantity)}"
+                f"requested quantity must be greater than zero, got {_fmt(quantity)}",
+                zh=f"需求数量必须大于零，实为 {_fmt(quantity)}",
             )
         object.__setattr__(self, "quantity", quantity)
         object.__setattr__(self, "strategy", Strategy.parse(self.strategy))
         if not isinstance(self.on_date, dt.date):
-            raise ValidationFailed(f"on_date must be a date, got {self.on_date!r}")
+            raise ValidationFailed(
+                f"on_date must be a date, got {self.on_date!r}",
+                zh=f"on_date（分配日期）必须是日期，实为 {self.on_date!r}",
+            )
         object.__setattr__(self, "on_date", _as_date(self.on_date))
         days = self.min_remaining_days
         if isinstance(days, bool) or not isinstance(days, int) or days < 0:
             raise ValidationFailed(
-                f"min_remaining_days must be a whole number of days >= 0, got {days!r}"
+                f"min_remaining_days must be a whole number of days >= 0, got {days!r}",
+                zh=f"min_remaining_days（最短剩余效期）必须是 >= 0 的整数天数，实为 {days!r}",
             )
         if self.serial_tracked and quantity != quantity.to_integral_value():
             raise ValidationFailed(
                 f"product {self.product_id} is serial-tracked: quantity must be a "
-                f"whole number, got {_fmt(quantity)}"
+                f"whole number, got {_fmt(quantity)}",
+                zh=f"产品 {self.product_id} 按序列号管理：数量必须是整数，实为 {_fmt(quantity)}",
             )
         if self.strategy is Strategy.MANUAL_LOT and not (self.lot_number or self.serial):
             raise ValidationFailed(
-                "manual lot allocation needs a lot number or a serial number"
+                "manual lot allocation needs a lot number or a serial number",
+                zh="手工指定批次分配需要批号或序列号",
             )
 
 
@@ -247,32 +264,45 @@ class AllocationRequest:
 
 @dataclass(frozen=True)
 class _Exclusion:
+    """Why stock was left out; the English and Chinese sentence parts are
+    written side by side so that they cannot drift apart."""
+
     code: str
     text: Callable[[str], str]  # units -> sentence part
+    text_zh: Callable[[str], str]
 
 
 def _exclusion_reason(request: AllocationRequest, c: StockCandidate) -> Optional[_Exclusion]:
     """Why this same-product candidate cannot be allocated, or None if it can."""
     if request.lot_number is not None and c.lot_number != request.lot_number:
-        return _Exclusion("other_lot", lambda n: f"{n} units not in lot {request.lot_number}")
+        lot = request.lot_number
+        return _Exclusion("other_lot", lambda n: f"{n} units not in lot {lot}",
+                          lambda n: f"{n} 件不属于批次 {lot}")
     if request.serial is not None and c.serial != request.serial:
-        return _Exclusion("other_serial", lambda n: f"{n} units not serial {request.serial}")
+        serial = request.serial
+        return _Exclusion("other_serial", lambda n: f"{n} units not serial {serial}",
+                          lambda n: f"{n} 件不是序列号 {serial}")
     if c.status != AVAILABLE:
         status = c.status
         phrase = _STATUS_PHRASES.get(status, f"with status {status}")
-        return _Exclusion(f"status:{status}", lambda n: f"{n} units {phrase}")
+        phrase_zh = _STATUS_PHRASES_ZH.get(status, f"处于 {status} 状态")
+        return _Exclusion(f"status:{status}", lambda n: f"{n} units {phrase}",
+                          lambda n: f"{n} 件{phrase_zh}")
     if request.serial_tracked and not c.serial:
-        return _Exclusion("no_serial", lambda n: f"{n} units without a serial number")
+        return _Exclusion("no_serial", lambda n: f"{n} units without a serial number",
+                          lambda n: f"{n} 件没有序列号")
     remaining = c.remaining_days(request.on_date)
     if remaining is not None:
         on = request.on_date.isoformat()
         if remaining < 0:
-            return _Exclusion("expired", lambda n: f"{n} units expired by {on}")
+            return _Exclusion("expired", lambda n: f"{n} units expired by {on}",
+                              lambda n: f"{n} 件截至 {on} 已过期")
         if remaining < request.min_remaining_days:
             days = request.min_remaining_days
             return _Exclusion(
                 "shelf_life",
                 lambda n: f"{n} units with remaining shelf life below {days} days at {on}",
+                lambda n: f"{n} 件在 {on} 的剩余效期不足 {days} 天",
             )
     return None
 
@@ -283,6 +313,13 @@ _STATUS_PHRASES = {
     "recalled": "recalled",
     "expired": "with status expired",
     "damaged": "damaged",
+}
+_STATUS_PHRASES_ZH = {
+    "quarantine": "处于待检隔离状态",
+    "on_hold": "处于冻结状态",
+    "recalled": "已召回",
+    "expired": "处于已过期状态",
+    "damaged": "已破损",
 }
 
 
@@ -356,7 +393,7 @@ def _insufficient(
     zh = f"产品 {request.product_id} 库存不足：需求 {_fmt(request.quantity)}，可分配 {_fmt(available)}"
     if reasons:
         zh += "；未分配原因：" + "；".join(
-            _reason_zh(code, _fmt(units), request) for code, (_, units) in reasons)
+            exclusion.text_zh(_fmt(units)) for _, (exclusion, units) in reasons)
     details = {
         "product_id": request.product_id,
         "requested": str(request.quantity),
@@ -367,21 +404,6 @@ def _insufficient(
         ],
     }
     return InsufficientStock(message, details=details, zh=zh)
-
-
-def _reason_zh(code: str, units: str, request: AllocationRequest) -> str:
-    if code.startswith("status:"):
-        status = code.split(":", 1)[1]
-        names = {"quarantine": "待检隔离", "on_hold": "冻结", "recalled": "已召回",
-                 "expired": "已过期", "damaged": "破损"}
-        return f"{units} 件处于{names.get(status, status)}状态"
-    return {
-        "other_lot": f"{units} 件不属于批次 {request.lot_number}",
-        "other_serial": f"{units} 件不是序列号 {request.serial}",
-        "no_serial": f"{units} 件没有序列号",
-        "expired": f"{units} 件已过期",
-        "shelf_life": f"{units} 件在 {request.on_date} 的剩余效期不足 {request.min_remaining_days} 天",
-    }.get(code, f"{units} 件不可分配（{code}）")
 
 
 _REASON_ORDER = ("shelf_life", "expired", "status:", "no_serial", "other_lot", "other_serial")

@@ -20,7 +20,15 @@ Secondary data forms (after the flag the lot or serial runs to the next ``/``):
 =========  ===========================================================
 
 Supplemental fields: ``/S`` serial, ``/14D`` expiry YYYYMMDD, ``/16D``
-production date YYYYMMDD, ``/Q`` quantity.
+production date YYYYMMDD, ``/Q`` quantity. These are the only dates HIBC
+carries: it has no best-before, sell-by or due date as GS1 does (AIs 15, 16,
+12), so a HIBC expiry is always the label's expiry.
+
+Lot and serial numbers are 1 to 18 characters of the HIBC set except ``/``
+(the field separator): ``A-Z 0-9 - . space $ + %``. The flags above are read
+only at the start of the secondary data; inside a lot or serial the same
+characters are data (``$$3300531LOT$1`` has lot ``LOT$1``), which is why a
+lot written after ``$`` cannot itself start with ``$`` or ``+``.
 
 Everything raises :class:`HibcError` with a message a person can act on.
 """
@@ -34,6 +42,7 @@ from dataclasses import dataclass, replace
 from app.domain.errors import ValidationFailed
 
 __all__ = [
+    "LOT_OR_SERIAL_CHARS",
     "MOD43_CHARSET",
     "HibcData",
     "HibcError",
@@ -47,8 +56,12 @@ MOD43_CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%"
 _MOD43_VALUE = {char: value for value, char in enumerate(MOD43_CHARSET)}
 
 _PRIMARY_RE = re.compile(r"[A-Z][A-Z0-9]{3}[A-Z0-9]{1,18}[0-9]")
-_LOT_OR_SERIAL_RE = re.compile(r"[A-Z0-9]{1,18}")
-_LEGACY_JULIAN_RE = re.compile(r"(\d{5})([A-Z0-9]{0,13})")
+# Lot and serial characters: the whole HIBC set but '/', which ends a field.
+LOT_OR_SERIAL_CHARS = MOD43_CHARSET.replace("/", "")
+_LOT_OR_SERIAL_MAX = 18
+_LOT_CHAR = "[" + re.escape(LOT_OR_SERIAL_CHARS) + "]"
+_LOT_OR_SERIAL_RE = re.compile(f"{_LOT_CHAR}{{1,{_LOT_OR_SERIAL_MAX}}}")
+_LEGACY_JULIAN_RE = re.compile(rf"(\d{{5}})({_LOT_CHAR}{{0,13}})")
 
 # Format flag after ``$$`` -> (pattern name, digit count). Flags 0 and 1 are
 # not really flags: they are the first digit of an MMYY month.
@@ -62,7 +75,25 @@ _DATE_FORMATS = {
 
 
 class HibcError(ValidationFailed):
-    """A scanned HIBC label could not be read."""
+    """A scanned HIBC label could not be read. ``zh`` (required) says the same
+    as ``message`` in Chinese: the field, the value, what was expected."""
+
+    def __init__(self, message: str, details: dict | None = None, *, zh: str):
+        super().__init__(message, details, zh=zh)
+
+
+# Chinese names of the fields and dates named in messages.
+_NAMES_ZH = {
+    "lot": "批号",
+    "serial": "序列号",
+    "lot number": "批号",
+    "serial number": "序列号",
+    "expiry": "失效日期",
+    "expiry date": "失效日期",
+    "production_date": "生产日期",
+    "production date": "生产日期",
+    "quantity": "数量",
+}
 
 
 @dataclass(frozen=True)
@@ -102,14 +133,16 @@ def parse_hibc(text: str) -> HibcData:
         text = text[1:-1]
     if not text.startswith("+"):
         raise HibcError(
-            "This is not a HIBC label: HIBC data starts with '+'.",
+            f"This is not a HIBC label: HIBC data starts with '+', got {text[:12]!r}.",
             {"code": "hibc_not_hibc"},
+            zh=f"这不是 HIBC 标签：HIBC 数据以 '+' 开头，实为 {text[:12]!r}。",
         )
     _require_charset(text)
     if len(text) < 3:
         raise HibcError(
-            "The HIBC label is too short to hold any data; rescan it.",
+            f"The HIBC label {text!r} is too short to hold any data; rescan it.",
             {"code": "hibc_too_short"},
+            zh=f"HIBC 标签 {text!r} 太短，不含任何数据；请重新扫描。",
         )
 
     data, check = text[:-1], text[-1]
@@ -120,6 +153,8 @@ def parse_hibc(text: str) -> HibcData:
             f"got {_show(check)}. The label may be damaged or misread; rescan it "
             "or enter the code by hand.",
             {"code": "hibc_check_char", "expected": expected, "got": check},
+            zh=f"HIBC 校验字符错误：应为 {_show_zh(expected)}，实为 {_show_zh(check)}。"
+            "标签可能已损坏或读取有误；请重新扫描或手工输入代码。",
         )
 
     body = data[1:]
@@ -136,8 +171,9 @@ def parse_hibc(text: str) -> HibcData:
         # '/', so it comes off before the body is split into fields.
         if len(body) < 2:
             raise HibcError(
-                "The HIBC secondary label is too short; rescan it.",
+                f"The HIBC secondary label {text!r} is too short; rescan it.",
                 {"code": "hibc_too_short"},
+                zh=f"HIBC 副标签 {text!r} 太短；请重新扫描。",
             )
         body, link = body[:-1], body[-1]
         secondary, *rest = body.split("/")
@@ -147,6 +183,8 @@ def parse_hibc(text: str) -> HibcData:
             f"Unrecognised HIBC label: after '+' expected a labeler code (letter) "
             f"or secondary data ('$' or a date), got {_show(body[:1])}.",
             {"code": "hibc_unrecognised"},
+            zh=f"无法识别的 HIBC 标签：'+' 之后应为标签商代码（字母）或副数据"
+            f"（'$' 或日期），实为 {_show_zh(body[:1])}。",
         )
 
     for segment in rest:
@@ -166,11 +204,16 @@ def combine_hibc(primary: HibcData, secondary: HibcData) -> HibcData:
         raise HibcError(
             "The first HIBC scan has no product code; scan the primary label first.",
             {"code": "hibc_no_primary"},
+            zh="第一次扫描的 HIBC 标签没有产品代码；请先扫描主标签。",
         )
     if secondary.has_primary or secondary.link_char is None:
+        code = f"{secondary.lic}{secondary.product_code}" if secondary.has_primary else None
+        why = f"it carries the product code {code}" if code else "it has no link character"
+        why_zh = f"它带有产品代码 {code}" if code else "它没有链接字符"
         raise HibcError(
-            "The second HIBC scan is not a secondary (lot/expiry) label.",
+            f"The second HIBC scan is not a secondary (lot/expiry) label: {why}.",
             {"code": "hibc_not_secondary"},
+            zh=f"第二次扫描的 HIBC 标签不是副标签（批号/失效日期）：{why_zh}。",
         )
     if secondary.link_char != primary.check_char:
         raise HibcError(
@@ -182,6 +225,9 @@ def combine_hibc(primary: HibcData, secondary: HibcData) -> HibcData:
                 "expected": primary.check_char,
                 "got": secondary.link_char,
             },
+            zh=f"这两个 HIBC 标签不属于同一产品：副标签的链接字符为 "
+            f"{_show_zh(secondary.link_char)}，主标签的校验字符为 "
+            f"{_show_zh(primary.check_char)}。",
         )
     fields = {
         name: getattr(primary, name)
@@ -204,8 +250,10 @@ def _parse_primary(segment: str) -> dict:
         raise HibcError(
             f"The HIBC product data {segment!r} is malformed: expected a 4-character "
             "labeler code starting with a letter, a product code of 1 to 18 letters "
-            "or digits, and a one-digit unit of measure.",
+            "or digits, and a 1-digit unit of measure.",
             {"code": "hibc_primary", "value": segment},
+            zh=f"HIBC 产品数据 {segment!r} 格式错误：应为以字母开头的 4 位标签商代码、"
+            "1 到 18 位字母或数字的产品代码，以及 1 位数字的计量单位。",
         )
     return {
         "lic": segment[:4],
@@ -235,8 +283,12 @@ def _parse_secondary(segment: str) -> dict:
             fields["lot"] = match.group(2)
         return fields
     raise HibcError(
-        f"The HIBC secondary data {segment!r} is not in a known format.",
+        f"The HIBC secondary data {segment!r} is not in a known format: expected "
+        "'$' (lot), '$+' (serial), '$$' or '$$+' (with a date), or a 5-digit "
+        "YYJJJ date.",
         {"code": "hibc_secondary", "value": segment},
+        zh=f"HIBC 副数据 {segment!r} 不是已知格式：应为 '$'（批号）、'$+'（序列号）、"
+        "'$$' 或 '$$+'（带日期），或 5 位 YYJJJ 日期。",
     )
 
 
@@ -245,8 +297,10 @@ def _parse_flagged(rest: str, name: str, segment: str) -> dict:
     if not rest[:1].isdigit():
         raise HibcError(
             f"The HIBC secondary data {segment!r} is malformed: after '$$' a digit "
-            "must say how the expiry date is written.",
+            f"must say how the expiry date is written, got {_show(rest[:1])}.",
             {"code": "hibc_date_format", "value": segment},
+            zh=f"HIBC 副数据 {segment!r} 格式错误：'$$' 之后须为说明失效日期写法的"
+            f"数字，实为 {_show_zh(rest[:1])}。",
         )
     fields: dict = {}
     if rest[0] in "89":
@@ -257,6 +311,7 @@ def _parse_flagged(rest: str, name: str, segment: str) -> dict:
                 f"The HIBC quantity in {segment!r} must be {size} digits after "
                 f"'{rest[0]}'.",
                 {"code": "hibc_quantity", "value": segment},
+                zh=f"{segment!r} 中的 HIBC 数量在 '{rest[0]}' 之后必须是 {size} 位数字。",
             )
         fields["quantity"] = int(digits)
         rest = rest[1 + size :]
@@ -292,12 +347,15 @@ def _parse_supplemental(segment: str) -> dict:
             raise HibcError(
                 f"The HIBC quantity field '/{segment}' must be 1 to 8 digits.",
                 {"code": "hibc_quantity", "value": segment},
+                zh=f"HIBC 数量字段 '/{segment}' 必须是 1 到 8 位数字。",
             )
         return {"quantity": int(digits)}
     raise HibcError(
         f"Unknown HIBC data field '/{segment}': expected /S (serial), /14D (expiry), "
         "/16D (production date) or /Q (quantity).",
         {"code": "hibc_unknown_field", "value": segment},
+        zh=f"未知的 HIBC 数据字段 '/{segment}'：应为 /S（序列号）、/14D（失效日期）、"
+        "/16D（生产日期）或 /Q（数量）。",
     )
 
 
@@ -310,20 +368,32 @@ def _lot_or_serial(value: str, name: str, *, required: bool = False) -> str | No
         return None
     if not _LOT_OR_SERIAL_RE.fullmatch(value):
         what = "lot number" if name == "lot" else "serial number"
-        problem = "is missing" if not value else f"{value!r} is not 1 to 18 letters or digits"
+        if not value:
+            problem, problem_zh = "is missing", "缺失"
+        elif len(value) > _LOT_OR_SERIAL_MAX:
+            problem = (f"{value!r} is {len(value)} characters long; HIBC allows at "
+                       f"most {_LOT_OR_SERIAL_MAX}")
+            problem_zh = (f" {value!r} 长 {len(value)} 个字符；HIBC 最多允许 "
+                          f"{_LOT_OR_SERIAL_MAX} 个")
+        else:  # the charset check and the '/' split make this a safety net
+            problem = f"{value!r} may only hold A-Z, 0-9, space and - . $ + %"
+            problem_zh = f" {value!r} 只能包含 A-Z、0-9、空格和 - . $ + %"
         raise HibcError(
             f"The HIBC {what} {problem}.",
             {"code": f"hibc_{name}", "value": value},
+            zh=f"HIBC {_NAMES_ZH[what]}{problem_zh}。",
         )
     return value
 
 
 def _parse_date(raw: str, pattern: str, what: str) -> dt.date:
     """Turn ``raw`` written as ``pattern`` into a date; HIBC years are 20YY."""
+    what_zh = _NAMES_ZH[what]
     if len(raw) != len(pattern) or not raw.isdigit():
         raise HibcError(
             f"The HIBC {what} {raw!r} is not a date in the form {pattern}.",
             {"code": "hibc_date", "value": raw, "format": pattern},
+            zh=f"HIBC {what_zh} {raw!r} 不是 {pattern} 格式的日期。",
         )
 
     def part(letter: str) -> int:
@@ -335,8 +405,10 @@ def _parse_date(raw: str, pattern: str, what: str) -> dt.date:
         # The hour is checked but dropped: stock is tracked by day.
         raise HibcError(
             f"The HIBC {what} {raw!r} ({pattern}) has hour {part('H'):02d}, "
-            "which does not exist.",
+            "which does not exist (00-23).",
             {"code": "hibc_date", "value": raw, "format": pattern},
+            zh=f"HIBC {what_zh} {raw!r}（{pattern}）中的小时 {part('H'):02d} 不存在"
+            "（应为 00-23）。",
         )
     if "J" in pattern:
         day_of_year = part("J")
@@ -344,8 +416,10 @@ def _parse_date(raw: str, pattern: str, what: str) -> dt.date:
         if not 1 <= day_of_year <= days_in_year:
             raise HibcError(
                 f"The HIBC {what} {raw!r} ({pattern}) has day {day_of_year} of "
-                f"{year}, which does not exist.",
+                f"{year}, which does not exist (1-{days_in_year}).",
                 {"code": "hibc_date", "value": raw, "format": pattern},
+                zh=f"HIBC {what_zh} {raw!r}（{pattern}）中 {year} 年的第 {day_of_year} 天"
+                f"不存在（应为 1-{days_in_year}）。",
             )
         return dt.date(year, 1, 1) + dt.timedelta(days=day_of_year - 1)
 
@@ -353,8 +427,10 @@ def _parse_date(raw: str, pattern: str, what: str) -> dt.date:
     if not 1 <= month <= 12:
         raise HibcError(
             f"The HIBC {what} {raw!r} ({pattern}) has month {month:02d}, "
-            "which does not exist.",
+            "which does not exist (01-12).",
             {"code": "hibc_date", "value": raw, "format": pattern},
+            zh=f"HIBC {what_zh} {raw!r}（{pattern}）中的月份 {month:02d} 不存在"
+            "（应为 01-12）。",
         )
     if "D" not in pattern:
         # MMYY: a product dated by month is good until that month's last day
@@ -366,6 +442,8 @@ def _parse_date(raw: str, pattern: str, what: str) -> dt.date:
             f"The HIBC {what} {raw!r} ({pattern}) has day {day:02d} in "
             f"{year}-{month:02d}, which does not exist.",
             {"code": "hibc_date", "value": raw, "format": pattern},
+            zh=f"HIBC {what_zh} {raw!r}（{pattern}）中 {year}-{month:02d} 的日 "
+            f"{day:02d} 不存在。",
         )
     return dt.date(year, month, day)
 
@@ -377,16 +455,16 @@ def _parse_date(raw: str, pattern: str, what: str) -> dt.date:
 def _require_charset(text: str) -> None:
     for position, char in enumerate(text, start=1):
         if char not in _MOD43_VALUE:
-            hint = (
-                " Lower-case letters usually mean Caps Lock is on at the scanner's "
-                "computer."
-                if char.islower()
-                else ""
-            )
+            lower = char.islower()
+            hint = (" Lower-case letters usually mean Caps Lock is on at the computer "
+                    "the scanner types into." if lower else "")
+            hint_zh = "小写字母通常表示扫描枪所连接的电脑开启了大写锁定（Caps Lock）。" if lower else ""
             raise HibcError(
                 f"The HIBC label contains {_show(char)} at position {position}, which "
                 "HIBC does not allow (only A-Z, 0-9, space and - . $ / + %)." + hint,
                 {"code": "hibc_character", "position": position, "char": char},
+                zh=f"HIBC 标签第 {position} 个字符为 {_show_zh(char)}，HIBC 不允许该字符"
+                "（只允许 A-Z、0-9、空格和 - . $ / + %）。" + hint_zh,
             )
 
 
@@ -398,6 +476,8 @@ def _merge_field(fields: dict, name: str, value: object) -> None:
             f"The HIBC label gives two different values for the {label}: "
             f"{_show(fields[name])} and {_show(value)}.",
             {"code": "hibc_conflict", "field": name},
+            zh=f"HIBC 标签为{_NAMES_ZH[name]}给出了两个不同的值："
+            f"{_show_zh(fields[name])} 和 {_show_zh(value)}。",
         )
     fields[name] = value
 
@@ -413,3 +493,8 @@ def _show(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return f"'{value}'"
+
+
+def _show_zh(value: object) -> str:
+    """:func:`_show` for the Chinese text: the same quoting, a space named."""
+    return "' '（空格）" if value == " " else _show(value)

@@ -95,7 +95,8 @@ def test_udi_error_is_a_validation_failure():
 def test_gs1_field_mapping():
     data = parse_udi("(01)05901234123457(11)240115(16)260630(10)L1(21)S1(30)25")
     assert data.production_date == dt.date(2024, 1, 15)
-    assert data.best_before == dt.date(2026, 6, 30)
+    # AI 16 is a sell-by date: it must not pose as a best-before date.
+    assert (data.sell_by, data.best_before) == (dt.date(2026, 6, 30), None)
     assert (data.lot, data.serial, data.quantity) == ("L1", "S1", 25)
 
 
@@ -105,6 +106,115 @@ def test_gs1_ai_37_is_quantity():
 
 def test_gs1_day_00_means_last_day_of_month():
     assert parse_udi("010590123412345717280200").expiry == dt.date(2028, 2, 29)
+
+
+# --------------------------------------------------------------------------
+# GS1 dates: every date AI has its own field
+
+
+GTIN = "05901234123457"
+# AI 11 production, 12 due, 15 best before, 16 sell by, 17 expiry; all different.
+DATES = {"11": "240115", "12": "250200", "15": "270331", "16": "261130", "17": "280229"}
+DATE_FIELDS = {
+    "production_date": "2024-01-15",
+    "due_date": "2025-02-28",  # day 00: last day of the month
+    "best_before": "2027-03-31",
+    "sell_by": "2026-11-30",
+    "expiry": "2028-02-29",
+}
+
+
+@pytest.mark.parametrize(
+    "scan",
+    [
+        "01" + GTIN + "".join(ai + value for ai, value in DATES.items()) + "10L1",
+        "]d2" + "01" + GTIN + "10L1\x1d" + "".join(ai + value for ai, value in reversed(DATES.items())),
+        f"(01){GTIN}" + "".join(f"({ai}){value}" for ai, value in DATES.items()) + "(10)L1",
+        f"https://id.example.org/01/{GTIN}/10/L1?"
+        + "&".join(f"{ai}={value}" for ai, value in DATES.items()),
+    ],
+    ids=["element-string", "element-string-reordered", "hri", "digital-link"],
+)
+def test_every_gs1_date_ai_has_its_own_field(scan):
+    data = parse_udi(scan)
+    assert {key: data.to_dict().get(key) for key in DATE_FIELDS} == DATE_FIELDS
+    assert data.lot == "L1"
+
+
+@pytest.mark.parametrize(
+    ("ai", "field"),
+    [("11", "production_date"), ("12", "due_date"), ("15", "best_before"),
+     ("16", "sell_by"), ("17", "expiry")],
+)
+def test_a_single_date_ai_fills_only_its_field(ai, field):
+    data = parse_udi(f"01{GTIN}{ai}290415").to_dict()
+    assert data == {"scheme": "gs1", "di": GTIN, "gtin": GTIN, field: "2029-04-15"}
+
+
+def test_best_before_only_barcode_exposes_its_date():
+    # The sample a clerk could not receive: GTIN, best before, lot; no AI 17.
+    data = parse_udi("010703206980498815210526100329")
+    assert data.expiry is None
+    assert data.best_before == dt.date(2021, 5, 26)
+    assert data.to_dict()["best_before"] == "2021-05-26"
+    assert data.expiry_or_best_before == dt.date(2021, 5, 26)
+
+
+@pytest.mark.parametrize(
+    ("scan", "expected"),
+    [
+        (f"01{GTIN}17291231", dt.date(2029, 12, 31)),  # expiry only
+        (f"01{GTIN}15270630", dt.date(2027, 6, 30)),  # best before only
+        (f"01{GTIN}15270630" + "17291231", dt.date(2029, 12, 31)),  # AI 17 wins
+        (f"01{GTIN}17291231" + "15270630", dt.date(2029, 12, 31)),  # in either order
+        (f"01{GTIN}16270630", None),  # a sell-by date is not an expiry
+        (f"01{GTIN}12270630", None),  # nor is a due date
+        (f"01{GTIN}11200101", None),  # nor a production date
+        (f"01{GTIN}", None),
+    ],
+)
+def test_expiry_or_best_before(scan, expected):
+    assert parse_udi(scan).expiry_or_best_before == expected
+
+
+def test_expiry_or_best_before_on_hibc_is_the_hibc_expiry():
+    data = parse_udi("+J123AQ3451/$$3231231BC34567/S4012R")
+    assert (data.best_before, data.sell_by, data.due_date) == (None, None, None)
+    assert data.expiry_or_best_before == data.expiry == dt.date(2023, 12, 31)
+
+
+def test_expiry_or_best_before_is_not_a_to_dict_field():
+    # The service decides per product whether to use it; to_dict reports the label.
+    data = parse_udi(f"01{GTIN}15270630")
+    assert "expiry" not in data.to_dict()
+    assert "expiry_or_best_before" not in data.to_dict()
+
+
+def _date_scans(ai: str, value: str) -> list[str]:
+    return [
+        f"01{GTIN}{ai}{value}10L1",
+        f"(01){GTIN}({ai}){value}(10)L1",
+        f"https://id.example.org/01/{GTIN}?{ai}={value}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ai", "value", "name"),
+    [
+        ("15", "280230", "best before date"),  # 30 February
+        ("15", "281301", "best before date"),  # month 13
+        ("17", "280230", "expiry date"),
+        ("16", "280230", "sell by date"),
+        ("12", "280230", "due date"),
+        ("11", "280230", "production date"),
+        ("11", "270229", "production date"),  # 2027 is no leap year
+    ],
+)
+def test_impossible_date_in_each_date_ai_and_syntax(ai, value, name):
+    for scan in _date_scans(ai, value):
+        error = error_of(scan)
+        assert error.details == {"code": "bad_date", "ai": ai, "value": value}, scan
+        assert f"The {name} (AI {ai}) '{value}' is not a real date" in error.message, scan
 
 
 # --------------------------------------------------------------------------
@@ -492,7 +602,8 @@ def test_hibc_impossible_dates(secondary, fragment):
         ("+A9991/$L", "product data 'A9991' is malformed"),
         ("+A99912345/$", "lot number is missing"),
         ("+A99912345/$+", "serial number is missing"),
-        ("+A99912345/$LOT.1", "'LOT.1' is not 1 to 18 letters or digits"),
+        ("+A99912345/$LOT4567890123456789", "'LOT4567890123456789' is 19 characters long"),
+        ("+A99912345/$+SN-4567890123456789", "at most 18"),
         ("+A99912345/$$", "a digit must say how the expiry date is written"),
         ("+A99912345/$$8", "quantity"),
         ("+A99912345/$$9123", "must be 5 digits"),
@@ -509,6 +620,135 @@ def test_hibc_structure_errors(data, fragment):
 
 def test_hibc_too_short():
     assert "too short" in error_of("+A").message
+
+
+# --------------------------------------------------------------------------
+# HIBC lot and serial characters: A-Z 0-9 - . space $ + % (not '/')
+
+
+def signed(data: str) -> str:
+    """HIBC data plus the check character the module itself computes."""
+    return data + mod43_check_char(data)
+
+
+def test_lot_or_serial_charset_is_the_hibc_set_without_slash():
+    from app.domain.hibc import LOT_OR_SERIAL_CHARS
+
+    assert sorted(LOT_OR_SERIAL_CHARS) == sorted(ALNUM + "-. $+%")
+
+
+# A value with each of the six punctuation characters inside it.
+PUNCTUATED = ["LOT-1", "LOT.1", "LOT 1", "LOT$1", "LOT+1", "LOT%1", "A-B.C D$E+F%G"]
+
+
+@pytest.mark.parametrize("value", PUNCTUATED)
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("$%s", {"lot": "%s"}),
+        ("$+%s", {"serial": "%s"}),
+        ("$$3300531%s", {"expiry": "2030-05-31", "lot": "%s"}),
+        ("$$0530%s", {"expiry": "2030-05-31", "lot": "%s"}),
+        ("$$7%s", {"lot": "%s"}),
+        ("$$+3300531%s", {"expiry": "2030-05-31", "serial": "%s"}),
+        ("$$+7%s", {"serial": "%s"}),
+        ("$$812%s", {"quantity": 12, "lot": "%s"}),
+        ("$$9005003300531%s", {"quantity": 500, "expiry": "2030-05-31", "lot": "%s"}),
+        ("$LOT9/S%s", {"lot": "LOT9", "serial": "%s"}),
+        ("30151%s", {"expiry": "2030-05-31", "lot": "%s"}),  # legacy YYJJJ + lot
+    ],
+)
+def test_hibc_lot_and_serial_accept_punctuation(template, expected, value):
+    label = signed(f"{PRIMARY}/{template % value}")
+    want = {key: (v % value if isinstance(v, str) and "%s" in v else v)
+            for key, v in expected.items()}
+    assert parse_udi(label).to_dict() == {**BASE, **want}
+
+
+def test_hibc_concatenated_label_with_punctuated_lot_and_serial():
+    label = signed("+A99912345/$$3300531LOT-7.A B/16D20240115/SSN$1+%2/Q3")
+    assert parse_udi(label).to_dict() == {
+        **BASE, "expiry": "2030-05-31", "lot": "LOT-7.A B",
+        "production_date": "2024-01-15", "serial": "SN$1+%2", "quantity": 3,
+    }
+
+
+def test_hibc_separate_scans_with_punctuated_lot_and_serial():
+    primary = signed("+A99912345")
+    link = primary[-1]
+    secondary = signed(f"+$$3300531L-1.2 3$4+5%6/SS.N-1{link}")
+    data = parse_hibc(secondary)
+    assert (data.lot, data.serial, data.link_char) == ("L-1.2 3$4+5%6", "S.N-1", link)
+    assert parse_hibc_pair(primary, secondary).to_dict() == {
+        **BASE, "expiry": "2030-05-31", "lot": "L-1.2 3$4+5%6", "serial": "S.N-1",
+    }
+
+
+def test_hibc_separate_serial_scan_with_punctuation():
+    primary = signed("+A99912345")
+    secondary = signed(f"+$+SN-1.2 $+%{primary[-1]}")
+    assert parse_hibc_pair(primary, secondary).serial == "SN-1.2 $+%"
+
+
+@pytest.mark.parametrize(
+    ("secondary", "expected"),
+    [
+        # Flags keep their meaning at the start of the secondary data ...
+        ("$+AB", {"serial": "AB"}),
+        ("$$+7AB", {"serial": "AB"}),
+        ("$$+3300531AB", {"expiry": "2030-05-31", "serial": "AB"}),
+        # ... and are data once the lot or serial has begun.
+        ("$$7$AB", {"lot": "$AB"}),
+        ("$$7+AB", {"lot": "+AB"}),
+        ("$$7$$+AB", {"lot": "$$+AB"}),
+        ("$$3300531$$AB", {"expiry": "2030-05-31", "lot": "$$AB"}),
+        ("$$+7+SN", {"serial": "+SN"}),
+        ("$++SN", {"serial": "+SN"}),
+        ("$A$$B", {"lot": "A$$B"}),
+    ],
+)
+def test_hibc_flags_only_at_the_start_of_the_secondary(secondary, expected):
+    assert parse_udi(signed(f"{PRIMARY}/{secondary}")).to_dict() == {**BASE, **expected}
+
+
+@pytest.mark.parametrize("value", PUNCTUATED)
+def test_hibc_check_char_covers_punctuation_in_lots(value):
+    label = signed(f"{PRIMARY}/$$3300531{value}")
+    assert parse_hibc(label).lot == value
+    # Swap one punctuation character for another: the old check character
+    # no longer matches (parse_hibc: no scanner-padding leniency here).
+    mark = next(c for c in value if c in "-. $+%")
+    changed = label[:-1].replace(value, value.replace(mark, "%" if mark != "%" else "-", 1))
+    assert changed != label[:-1]
+    with pytest.raises(HibcError) as info:
+        parse_hibc(changed + label[-1])
+    assert info.value.details == {"code": "hibc_check_char",
+                                  "expected": mod43_check_char(changed), "got": label[-1]}
+
+
+def test_hibc_lot_of_18_characters_with_punctuation_is_accepted():
+    lot = "A-B.C D$E+F%G-H.I1"
+    assert len(lot) == 18
+    assert parse_udi(signed(f"{PRIMARY}/${lot}")).lot == lot
+    error = error_of(signed(f"{PRIMARY}/${lot}2"))
+    assert error.details == {"code": "hibc_lot", "value": lot + "2"}
+    assert "19 characters long" in error.message and "at most 18" in error.message
+
+
+def test_hibc_product_code_stays_letters_and_digits():
+    # Only lots and serials gain punctuation; the primary data does not.
+    assert "product data 'A999-12' is malformed" in error_of(signed("+A999-12")).message
+
+
+def test_hibc_trailing_space_in_lot_with_space_check_char_is_refused_not_misread():
+    # Known limit of the padding rule (see _parse_hibc_lenient): refused.
+    data = next(f"+A99912345/$LOT{a}{b} " for a in ALNUM for b in ALNUM
+                if mod43_check_char(f"+A99912345/$LOT{a}{b} ") == " ")
+    assert error_of(data + " ").details["code"] == "hibc_check_char"
+    # With any other check character the trailing space is kept as data.
+    other = next(f"+A99912345/$LOT{a} " for a in ALNUM
+                 if mod43_check_char(f"+A99912345/$LOT{a} ") != " ")
+    assert parse_udi(other + mod43_check_char(other)).lot == other[12:]
 
 
 # --------------------------------------------------------------------------
@@ -533,13 +773,25 @@ DATE_WRITERS = [
 ]
 
 
+def punctuated_codes():
+    """Lots/serials using the whole lot charset. They start with a letter or
+    digit (after '$' a leading '$' or '+' is a flag) and end with one (a
+    trailing space would sit next to a possible space check character)."""
+    middle = st.text(ALNUM + "-. $+%", max_size=16)
+    return st.builds(lambda a, m, z: a + m + z, st.sampled_from(ALNUM), middle,
+                     st.sampled_from(ALNUM))
+
+
+ALNUM_CODES = st.text(ALNUM, min_size=1, max_size=18)
+
+
 @st.composite
-def hibc_labels(draw):
+def hibc_labels(draw, codes=ALNUM_CODES):
     """Draw (label text, expected fields) for a combined primary/secondary symbol."""
     lic = draw(st.sampled_from(ALNUM[:26])) + draw(st.text(ALNUM, min_size=3, max_size=3))
     product = draw(st.text(ALNUM, min_size=1, max_size=18))
     uom = draw(st.sampled_from("0123456789"))
-    code = draw(st.text(ALNUM, min_size=1, max_size=18))
+    code = draw(codes)
     expected = {"scheme": "hibc", "di": lic + product, "lic": lic,
                 "product_code": product, "unit_of_measure": uom}
 
@@ -557,7 +809,7 @@ def hibc_labels(draw):
         writer = draw(st.sampled_from(DATE_WRITERS + ([None] if form in ("$$8", "$$9") else [])))
         if writer is None:
             # Without a date the lot must not look like a date format flag.
-            code = draw(st.text(ALNUM, min_size=1, max_size=18).filter(lambda c: c[0] not in "01234567"))
+            code = draw(codes.filter(lambda c: c[0] not in "01234567"))
             expected["lot"] = code
         else:
             flag, write, reads_as = writer
@@ -580,7 +832,7 @@ def hibc_labels(draw):
         supplemental += f"/Q{qty}"
         expected["quantity"] = qty
     if "serial" not in expected and draw(st.booleans()):
-        serial = draw(st.text(ALNUM, min_size=1, max_size=18))
+        serial = draw(codes)
         supplemental += f"/S{serial}"
         expected["serial"] = serial
 
@@ -590,6 +842,13 @@ def hibc_labels(draw):
 @settings(max_examples=300, deadline=None)
 @given(hibc_labels())
 def test_hibc_round_trip(label_and_fields):
+    label, expected = label_and_fields
+    assert parse_udi(label).to_dict() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(hibc_labels(codes=punctuated_codes()))
+def test_hibc_round_trip_with_punctuated_lots_and_serials(label_and_fields):
     label, expected = label_and_fields
     assert parse_udi(label).to_dict() == expected
 
@@ -619,3 +878,4 @@ def test_domain_modules_do_not_import_flask(module):
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     assert not any(name.split(".")[0].startswith("flask") for name in imported)
+
