@@ -281,7 +281,8 @@ class TransferProblem:
                 problems.append((e.message, e.zh or e.message))
         for product, places in dict(self.precision).items():
             if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 12:
-                problems.append((f"precision of {product} must be 0..12 decimal places, got {places!r}",
+                problems.append((f"precision of {product} must be 0..12 decimal places, "
+                                 f"got {places!r}",
                                  f"{product} 的精度必须是 0 到 12 位小数，收到 {places!r}"))
         if problems:
             raise ValidationFailed(

@@ -214,7 +214,8 @@ def test_unmet_demand_says_no_lane():
                    [Lane("SH01", "GZ01", 1, D("1.00")), Lane("BJ01", "SH01", 1, D("1.00"))])
     [unmet] = optimize(prob).unmet
     assert unmet.quantity == D(40) and unmet.codes == ("no_lane",)
-    assert unmet.reasons[0]["en"] == "no lane to GZ01 from BJ01, where 100 units of SYR-0003 are held"
+    assert unmet.reasons[0]["en"] == (
+        "no lane to GZ01 from BJ01, where 100 units of SYR-0003 are held")
     assert unmet.reasons[0]["zh"] == "BJ01 有 SYR-0003 库存 100 件，但没有到 GZ01 的运输线路"
 
 
@@ -420,9 +421,10 @@ def test_quantities_are_exact_and_rounded_to_the_products_unit():
 def test_rounding_never_exceeds_a_lot_a_demand_or_a_lane():
     # Two one-unit lots, one unit wanted, one unit of lane capacity: whatever the
     # solver's floats, the rounded flows never add up to more.
-    ix = opt._Index(problem([Supply("SH01", P, "L1", D(1), FAR), Supply("SH01", P, "L2", D(1), FAR)],
-                            [Demand("GZ01", P, D(1), SOON)],
-                            [Lane("SH01", "GZ01", 1, D(1), capacity=D(1))]))
+    ix = opt._Index(problem(
+        [Supply("SH01", P, "L1", D(1), FAR), Supply("SH01", P, "L2", D(1), FAR)],
+        [Demand("GZ01", P, D(1), SOON)],
+        [Lane("SH01", "GZ01", 1, D(1), capacity=D(1))]))
     routes = opt._routes(ix)
     flows = opt._rounded_flows(ix, routes, [0.5, 0.5])
     assert sum(flows) == D(1) and sorted(flows) == [D(0), D(1)]
