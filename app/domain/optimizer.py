@@ -61,9 +61,11 @@ Pure standard library apart from PuLP (imported when solving).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
+import gc
 import math
 import os
 import re
@@ -441,7 +443,9 @@ class Plan:
 
     Timings: ``build_seconds`` from the inputs to the PuLP model (allowed
     routes, coefficients, constraints); ``solve_seconds`` handing the model to
-    the solver and solving; ``report_seconds`` rounding, reasons and totals.
+    the solver and solving, of which ``solver_seconds`` inside the solver
+    itself (HiGHS says; CBC does not); ``report_seconds`` rounding, reasons
+    and totals.
     """
 
     status: str
@@ -459,6 +463,7 @@ class Plan:
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
     report_seconds: float = 0.0
+    solver_seconds: Optional[float] = None
     variables: int = 0
     constraints: int = 0
 
@@ -583,26 +588,44 @@ def optimize(problem: TransferProblem, objective: "Objective | str" = "cost",
     objective = Objective.parse(objective)
     options = options or SolverOptions()
     started = time.perf_counter()
-    ix = _Index(problem)
-    routes = _routes(ix)
-    if not routes:
-        plan_flows: list[Decimal] = []
-        return _plan(ix, routes, plan_flows, objective, status="no possible moves",
-                     optimal=True, time_limited=False, gap=0.0, solver="none",
-                     build=time.perf_counter() - started, solve=0.0)
-    run = _pick_solver(options)
-    model = _build_model(ix, routes, objective)
+    with _gc_paused():
+        ix = _Index(problem)
+        routes = _routes(ix)
+        if not routes:
+            return _plan(ix, routes, [], objective, status="no possible moves",
+                         optimal=True, time_limited=False, gap=0.0, solver="none",
+                         build=time.perf_counter() - started, solve=0.0)
+        run = _pick_solver(options)
+        model = _build_model(ix, routes, objective)
     build = time.perf_counter() - started
     started = time.perf_counter()
     outcome = _solve(model, options, run)
     solve = time.perf_counter() - started
+    solver_seconds = outcome.seconds
     started = time.perf_counter()
-    flows = _rounded_flows(ix, routes, [x.varValue or 0.0 for x in model.flow_vars])
-    plan = _plan(ix, routes, flows, objective, status=outcome.status, optimal=outcome.optimal,
-                 time_limited=outcome.time_limited, gap=outcome.gap, solver=outcome.solver,
-                 build=build, solve=solve, variables=model.variables,
-                 constraints=model.constraints)
-    return dataclasses.replace(plan, report_seconds=time.perf_counter() - started)
+    with _gc_paused():
+        flows = _rounded_flows(ix, routes, [x.varValue or 0.0 for x in model.flow_vars])
+        plan = _plan(ix, routes, flows, objective, status=outcome.status,
+                     optimal=outcome.optimal, time_limited=outcome.time_limited,
+                     gap=outcome.gap, solver=outcome.solver, build=build, solve=solve,
+                     variables=model.variables, constraints=model.constraints)
+    return dataclasses.replace(plan, report_seconds=time.perf_counter() - started,
+                               solver_seconds=solver_seconds)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while tens of thousands of model objects
+    are made (none of them garbage yet): a third of the build time on the
+    bench LP went to collections. Not held across the solve, which may run
+    for minutes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
@@ -722,6 +745,7 @@ class _Outcome:
     optimal: bool
     time_limited: bool
     gap: Optional[float]
+    seconds: Optional[float] = None  # inside the solver itself, when it says
 
 
 def _solve(model: _Model, options: SolverOptions, run: Any) -> _Outcome:
@@ -760,7 +784,10 @@ def _solve(model: _Model, options: SolverOptions, run: Any) -> _Outcome:
     model.prob.setObjective(model.objective)
     if limit is not None:
         limit = max(limit - (time.perf_counter() - started), 0.01)
-    return run(model, options, mip=True, time_limit=limit, start=start)
+    second = run(model, options, mip=True, time_limit=limit, start=start)
+    if first.seconds is None or second.seconds is None:
+        return second
+    return dataclasses.replace(second, seconds=first.seconds + second.seconds)
 
 
 def _pick_solver(options: SolverOptions) -> Any:
@@ -803,10 +830,13 @@ def _run_highs(model: _Model, options: SolverOptions, *, mip: bool,
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
     S = highspy.HighsModelStatus
+    seconds = h.getRunTime()
     if status == S.kOptimal and has_solution:
-        return _Outcome("highs", text, True, False, _finite(info.mip_gap) if mip else 0.0)
+        return _Outcome("highs", text, True, False, _finite(info.mip_gap) if mip else 0.0,
+                        seconds)
     if status in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt) and has_solution and mip:
-        return _Outcome("highs", text, False, status == S.kTimeLimit, _finite(info.mip_gap))
+        return _Outcome("highs", text, False, status == S.kTimeLimit, _finite(info.mip_gap),
+                        seconds)
     raise _failed("HiGHS", text)
 
 
