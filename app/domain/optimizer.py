@@ -757,8 +757,9 @@ def _solve(model: _Model, options: SolverOptions, run: Any) -> _Outcome:
     only unmet demand as objective gives the least demand that must stay
     unmet (exact: opening a lane or adding a vehicle only costs money);
     (2) the MILP on the chosen objective with unmet demand capped at that,
-    started from phase 1's plan (lanes opened, vehicles rounded up), so a
-    time-limited run always has a plan. The time limit covers both phases.
+    started from phase 1's plan (lanes opened, vehicles rounded up; both
+    solvers take it), so a time-limited run has a plan to return. The time
+    limit covers both phases.
     """
     limit = options.time_limit_seconds
     if not model.is_mip:
@@ -904,10 +905,10 @@ def _finite(value: float) -> Optional[float]:
 
 
 def _cbc(options: SolverOptions, log_path: Optional[str], time_limit: Optional[float],
-         mip: bool) -> Any:
+         mip: bool, warm_start: bool = False) -> Any:
     """CBC on the PATH when there is one, else the binary bundled with PuLP."""
     kwargs = dict(mip=mip, msg=False, timeLimit=time_limit, gapRel=options.mip_gap,
-                  threads=options.threads, logPath=log_path)
+                  threads=options.threads, logPath=log_path, warmStart=warm_start)
     coin = pulp.COIN_CMD(**kwargs)
     if coin.available():
         return coin
@@ -918,11 +919,13 @@ def _cbc(options: SolverOptions, log_path: Optional[str], time_limit: Optional[f
 
 def _run_cbc(model: _Model, options: SolverOptions, *, mip: bool,
              time_limit: Optional[float], start: Optional[list]) -> _Outcome:
-    # CBC is started from the phase-1 plan only through PuLP's MIP start file,
-    # which needs every variable's initial value; not worth it for a fallback.
+    if start and mip:
+        # PuLP writes the variables' current values as CBC's MIP start.
+        for var, value in start:
+            var.setInitialValue(value, check=False)
     with tempfile.TemporaryDirectory(prefix="medtrace-cbc-") as folder:
         log_path = os.path.join(folder, "cbc.log")
-        solver = _cbc(options, log_path, time_limit, mip)
+        solver = _cbc(options, log_path, time_limit, mip, warm_start=bool(start and mip))
         try:
             model.prob.solve(solver)
         except pulp.PulpSolverError as e:
@@ -946,10 +949,15 @@ def _run_cbc(model: _Model, options: SolverOptions, *, mip: bool,
 
 
 def _cbc_gap(log: str) -> Optional[float]:
-    """Relative gap from CBC's summary: its "Gap:" line, else objective and bound."""
+    """Relative gap from CBC's summary: its "Gap:" line (printed when it stops
+    within the tolerance or at a limit); 0 when the search completed with no
+    gap left ("Optimal solution found" without "within gap tolerance"); else
+    from objective and bound; None when the log says neither."""
     gap = re.search(r"^Gap:\s*([-0-9.eE+]+)", log, re.MULTILINE)
     if gap:
         return float(gap.group(1))
+    if re.search(r"^Result - Optimal solution found\s*$", log, re.MULTILINE):
+        return 0.0
     obj = re.search(r"^Objective value:\s*([-0-9.eE+]+)", log, re.MULTILINE)
     bound = re.search(r"^Lower bound:\s*([-0-9.eE+]+)", log, re.MULTILINE)
     if obj and bound:

@@ -380,7 +380,17 @@ def test_cbc_solves_a_milp_and_reports_its_gap():
     highs = optimize(prob, options=SolverOptions(mip_gap=0.0))
     cbc = optimize(prob, options=SolverOptions(solver="cbc", mip_gap=0.0))
     assert cbc.solver == "cbc" and cbc.optimal and not cbc.time_limited
+    assert cbc.status == "Optimal solution found" and cbc.gap == 0.0
     assert cbc.totals.cost == highs.totals.cost
+
+
+def test_cbc_time_limited_milp_is_labelled_with_its_gap():
+    plan = optimize(fixed_charge_network(),
+                    options=SolverOptions(solver="cbc", time_limit_seconds=1.0))
+    assert plan.solver == "cbc" and plan.status == "Stopped on time limit"
+    assert plan.time_limited and not plan.optimal
+    assert plan.gap is not None and plan.gap > 0.01
+    assert plan.totals.unmet == 0
 
 
 def test_highs_missing_falls_back_to_cbc(monkeypatch):
