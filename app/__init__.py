@@ -14,20 +14,20 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from app import jobqueue, records
+from app import jobqueue, records, transfers
 from app.cli import medtrace_cli
 from app.context import Settings
 from app.database import configure_sqlite, db
-from app.documents import history
+from app.documents import history, notifications
+from app.documents.registry import Registry
 from app.meta import customizations
 from app.meta.compiler import CompiledModels, compile_models
-from app.meta.loader import MetadataError, MetadataLoader
+from app.meta.loader import MetadataLoader
 from app.meta.model import Metadata
 from app.meta.workflows import load_workflows
 from app.records import audit, naming
 from app.runtime import Runtime
 from app.security import FabDirectory
-from app.services.transfers import INLINE_TASKS, JOB_TASKS
 from app.stock import tables as stock_tables
 from app.web.wiring import wire
 
@@ -60,17 +60,24 @@ def compiled_for(meta: Metadata, root: Path) -> CompiledModels:
     return _compiled_cache[key]
 
 
-def load_entity_workflows(root: Path, meta: Metadata, models: CompiledModels) -> dict:
-    """Read workflows/*.yaml, validated against the roles and the tasks the
-    services provide, and attach each to its entity's model class."""
+def document_registry() -> Registry:
+    """Every concept's effects and condition contexts, for the workflow files."""
+    registry = Registry()
+    for register in (notifications.register, transfers.register):
+        register(registry)
+    return registry
+
+
+def load_entity_workflows(root: Path, meta: Metadata, models: CompiledModels,
+                          registry: Registry) -> dict:
+    """Read workflows/*.yaml, validated against the roles, the entities and the
+    effects the concepts register, and attach each to its entity's model class."""
     folder = root / "workflows"
     if not folder.exists():
         return {}
     workflows = load_workflows(folder, known_roles=set(meta.roles) | {"admin"},
-                               known_tasks=set(INLINE_TASKS) | set(JOB_TASKS))
+                               known_tasks=registry.known(), entities=meta.entities)
     for entity, wf in workflows.items():
-        if entity not in models.models:
-            raise MetadataError(wf.source, "entity", f"{entity!r} is not a defined entity")
         models[entity].__workflow__ = wf
     return workflows
 
@@ -97,11 +104,12 @@ def create_app(config: dict | None = None) -> Flask:
             db.engine.dispose()
         meta = MetadataLoader(root, customizations.stored_customizations(db.engine)).load()
         models = compiled_for(meta, root)
+        registry = document_registry()
         runtime = Runtime(meta=meta, models=models,
                           settings=Settings(root=root,
                                             udi_separator_chars=app.config["UDI_SEPARATOR_CHARS"]),
-                          workflows=load_entity_workflows(root, meta, models),
-                          jobs=jobqueue.AppJobQueue())
+                          workflows=load_entity_workflows(root, meta, models, registry),
+                          documents=registry, jobs=jobqueue.AppJobQueue())
         app.extensions["medtrace"] = runtime
 
         appbuilder = AppBuilder(update_perms=False)

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from app.actor import Actor, current_actor
 from app.domain.clock import utcnow
 from app.domain.errors import Forbidden, NotFound, ValidationFailed
-from app.records.guard import SERVICE_WRITE, WORKFLOW_WRITES
 
 
 class Directory(Protocol):
@@ -47,6 +46,8 @@ class ServiceContext:
     actor: Actor = field(default_factory=current_actor)
     settings: Settings = field(default_factory=lambda: Settings(root=Path(".")))
     workflows: dict = field(default_factory=dict)
+    # the document effects registry (app.documents.registry.Registry)
+    documents: Any = None
     directory: Directory | None = None
     jobs: JobQueue | None = None
     clock: Callable[[], dt.datetime] = utcnow
@@ -58,16 +59,12 @@ class ServiceContext:
     def transaction(self):
         """Commit what the block did, or roll all of it back: a document posts
         whole or not at all."""
-        self.session.info[SERVICE_WRITE] = True
         try:
             yield
             self.session.commit()
         except BaseException:
             self.session.rollback()
             raise
-        finally:
-            self.session.info.pop(SERVICE_WRITE, None)
-            self.session.info.pop(WORKFLOW_WRITES, None)
 
     # -- lookups by id or business key, with messages a clerk can act on --------
     def find(self, entity: str, ref: Any, *, key: str, what: str | None = None):

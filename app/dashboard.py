@@ -8,14 +8,15 @@ import datetime as dt
 import sqlalchemy as sa
 
 from app.actor import Actor
+from app.domain.clock import today as utc_today
 from app.domain.quantities import format_quantity
 
-APPROVAL_STATES = ("submitted", "qa_review", "finance_review", "regional_review")
 EXPIRY_WINDOW_DAYS = 90
 
 
-def dashboard_figures(session, models, actor: Actor, today: dt.date | None = None) -> dict:
-    today = today or dt.date.today()
+def dashboard_figures(session, models, actor: Actor, workflows: dict,
+                      today: dt.date | None = None) -> dict:
+    today = today or utc_today()
     scope = None if actor.warehouse_ids is None else list(actor.warehouse_ids)
     W, T, E = models["Warehouse"], models["TransferOrder"], models["TransferException"]
     B, Lot = models.table("stock_balance"), models["Lot"]
@@ -33,8 +34,10 @@ def dashboard_figures(session, models, actor: Actor, today: dt.date | None = Non
         sa.select(sa.func.coalesce(sa.func.sum(B.c.quantity), 0))
         .join(T, T.transit_location_id == B.c.location_id).where(B.c.quantity > 0),
         T.from_warehouse_id, T.to_warehouse_id)).scalar_one())
+    wf = workflows["TransferOrder"]
+    approval_states = [s for s in wf.states if wf.is_approval_state(s)]
     figures["pending_transfers"] = session.execute(scoped(
-        sa.select(sa.func.count()).select_from(T).where(T.state.in_(APPROVAL_STATES)),
+        sa.select(sa.func.count()).select_from(T).where(T.state.in_(approval_states)),
         T.from_warehouse_id, T.to_warehouse_id)).scalar_one()
     figures["overdue_in_transit"] = session.execute(scoped(
         sa.select(sa.func.count()).select_from(T).where(

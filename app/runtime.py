@@ -8,6 +8,7 @@ from typing import Any
 
 from app.actor import Actor, current_actor
 from app.context import Directory, JobQueue, ServiceContext, Settings
+from app.documents.registry import Registry
 from app.meta.compiler import CompiledModels
 from app.meta.model import Metadata
 
@@ -18,6 +19,7 @@ class Runtime:
     models: CompiledModels
     settings: Settings
     workflows: dict[str, Any] = field(default_factory=dict)
+    documents: Registry = field(default_factory=Registry)
     directory: Directory | None = None
     jobs: JobQueue | None = None
     # (menu name, entity, permission) of each purpose-built page, for permission sync
@@ -30,5 +32,6 @@ class Runtime:
     def context(self, session, actor: Actor | None = None, **overrides) -> ServiceContext:
         return ServiceContext(session=session, models=self.models,
                               actor=actor or current_actor(), settings=self.settings,
-                              workflows=self.workflows, directory=self.directory,
+                              workflows=self.workflows, documents=self.documents,
+                              directory=self.directory,
                               jobs=self.jobs, **overrides)

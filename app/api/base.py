@@ -28,22 +28,34 @@ class DomainApi(BaseApi):
         try:
             return schema.load(data)
         except ValidationError as exc:
-            raise DomainError(f"invalid input: {_first(exc.messages)}",
+            raise DomainError(f"invalid input: {first_problem(exc.messages)}",
                               details={"fields": exc.messages},
-                              zh=f"输入有误：{_first(exc.messages)}") from None
+                              zh=f"输入有误：{first_problem(exc.messages)}") from None
 
-    def run(self, call, *args, status=200, schema: Schema | None = None):
+    def run(self, call, *args, status=200, schema: Schema | None = None, commit: bool = True):
         """Parse the body with ``schema`` (if given), call a service inside one
-        transaction and map domain errors to their status."""
+        transaction (``commit=False``: a read, rolled back) and map domain
+        errors to their status."""
         ctx = service_context()
         try:
             if schema is not None:
                 args = (self.load(schema), *args)
-            with ctx.transaction():
-                body = call(ctx, *args)
+            if commit:
+                with ctx.transaction():
+                    body = call(ctx, *args)
+            else:
+                try:
+                    body = call(ctx, *args)
+                finally:
+                    ctx.session.rollback()
         except DomainError as exc:
             return self.response(exc.status, **exc.to_dict(current_language()))
         return self.response(status, **body)
+
+
+def first_problem(messages) -> str:
+    """The first of marshmallow's messages, with its field (``line 2: quantity: ...``)."""
+    return _first(messages)
 
 
 def _first(messages) -> str:

@@ -2,15 +2,21 @@
 receive, resolve exceptions, print the transfer note."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 from flask_appbuilder.api import expose, protect, safe
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.api.base import DomainApi
+from app.api.documents import parse_action
+from app.documents.engine import take_action
 from app.domain.errors import DomainError
 from app.i18n import current_language
-from app.reports import render_transfer_note
-from app.services import transfers
+from app.transfers.exceptions import resolve_exception
+from app.transfers.note import render_transfer_note
+from app.transfers.picking import pick_by_scan
+from app.transfers.reads import transfer_detail
+from app.transfers.receiving import receive_transfer
+from app.transfers.requests import ENTITY, create_transfer, get_transfer
 from app.web.requests import service_context
 
 Qty = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
@@ -28,22 +34,11 @@ class TransferSchema(Schema):
     to_warehouse = fields.Raw(required=True)
     priority = fields.String(validate=validate.OneOf(["normal", "urgent"]))
     requested_date = fields.Date()
-    reason = fields.String()
-    strategy = fields.String(validate=validate.OneOf(["fefo", "fifo", "closest_bin", "manual_lot"]))
+    reason = fields.String(validate=validate.Length(max=2000))
+    reason_code = fields.String()
+    strategy = fields.String()
     lines = fields.List(fields.Nested(TransferLineSchema), required=True,
                         validate=validate.Length(min=1, max=1000))
-
-
-class ActionSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    comment = fields.String(validate=validate.Length(max=2000))
-    password = fields.String()
-    carrier = fields.Raw()
-    vehicle = fields.String(validate=validate.Length(max=32))
-    tracking_no = fields.String(validate=validate.Length(max=64))
-    expected_arrival = fields.Date()
 
 
 class PickSchema(Schema):
@@ -74,7 +69,8 @@ class ReceiveSchema(Schema):
 class ResolveSchema(Schema):
     resolution = fields.String(required=True, validate=validate.OneOf(
         ["write_off", "return_to_source", "accept"]))
-    note = fields.String()
+    note = fields.String(validate=validate.Length(max=2000))
+    password = fields.String(validate=validate.Length(max=200))
 
 
 def lang() -> str:
@@ -85,14 +81,14 @@ class TransferActionsApi(DomainApi):
     resource_name = "transfers"
     class_permission_name = "TransferOrder"
     method_permission_name = {"create": "create", "detail": "read",
-                              # who may take which action is the workflow's roles and scope
-                              "action": "read",
-                              "pick": "write", "receive": "write", "resolve": "write",
+                              # who may take which action or step is the workflow's
+                              # roles, the entity permission and the scope (the engine)
+                              "action": "read", "pick": "read", "receive": "read", "resolve": "read",
                               "note_pdf": "print"}
     openapi_spec_tag = "Transfer"
 
     def _detail(self, ctx, transfer):
-        return transfers.transfer_detail(ctx, transfer, lang())
+        return transfer_detail(ctx, transfer, lang())
 
     @expose("/", methods=["POST"])
     @protect()
@@ -106,7 +102,7 @@ class TransferActionsApi(DomainApi):
             403: {description: source warehouse outside your scope}
             422: {description: invalid input}
         """
-        return self.run(lambda ctx, data: self._detail(ctx, transfers.create_transfer(ctx, data)),
+        return self.run(lambda ctx, data: self._detail(ctx, create_transfer(ctx, data)),
                         status=201, schema=TransferSchema())
 
     @expose("/<ref>", methods=["GET"])
@@ -120,7 +116,7 @@ class TransferActionsApi(DomainApi):
             200: {description: the transfer}
             404: {description: unknown or outside your scope}
         """
-        return self.run(lambda ctx: self._detail(ctx, transfers.get_transfer(ctx, ref)))
+        return self.run(lambda ctx: self._detail(ctx, get_transfer(ctx, ref)))
 
     @expose("/<ref>/actions/<action>", methods=["POST"])
     @protect()
@@ -135,13 +131,10 @@ class TransferActionsApi(DomainApi):
             409: {description: the current state does not allow it}
             422: {description: a condition, rule or required comment/signature fails}
         """
-        def call(ctx, data):
-            details = {k: data[k] for k in ("carrier", "vehicle", "tracking_no", "expected_arrival")
-                       if k in data}
-            transfer = transfers.take_action(ctx, ref, action, comment=data.get("comment"),
-                                             password=data.get("password"), details=details)
-            return self._detail(ctx, transfer)
-        return self.run(call, schema=ActionSchema())
+        def call(ctx):
+            body = parse_action(ctx, ENTITY, action, request.get_json(silent=True))
+            return self._detail(ctx, take_action(ctx, ENTITY, ref, action, **body))
+        return self.run(call)
 
     @expose("/<ref>/pick", methods=["POST"])
     @protect()
@@ -153,7 +146,7 @@ class TransferActionsApi(DomainApi):
           responses:
             200: {description: updated pick list}
         """
-        return self.run(lambda ctx, data: transfers.pick_by_scan(ctx, ref, data), schema=PickSchema())
+        return self.run(lambda ctx, data: pick_by_scan(ctx, ref, data), schema=PickSchema())
 
     @expose("/<ref>/receive", methods=["POST"])
     @protect()
@@ -165,7 +158,7 @@ class TransferActionsApi(DomainApi):
           responses:
             200: {description: the transfer}
         """
-        return self.run(lambda ctx, data: self._detail(ctx, transfers.receive_transfer(ctx, ref, data)),
+        return self.run(lambda ctx, data: self._detail(ctx, receive_transfer(ctx, ref, data)),
                         schema=ReceiveSchema())
 
     @expose("/<ref>/exceptions/<int:exception_id>/resolve", methods=["POST"])
@@ -179,8 +172,8 @@ class TransferActionsApi(DomainApi):
             200: {description: the transfer}
         """
         def call(ctx, data):
-            transfers.resolve_exception(ctx, ref, exception_id, data)
-            return self._detail(ctx, transfers.get_transfer(ctx, ref))
+            resolve_exception(ctx, ref, exception_id, data)
+            return self._detail(ctx, get_transfer(ctx, ref))
         return self.run(call, schema=ResolveSchema())
 
     @expose("/<ref>/note.pdf", methods=["GET"])
@@ -195,10 +188,10 @@ class TransferActionsApi(DomainApi):
         """
         ctx = service_context()
         try:
-            transfer = transfers.get_transfer(ctx, ref)
+            transfer = get_transfer(ctx, ref)
             pdf = render_transfer_note(ctx, transfer, lang())
         except DomainError as exc:
-            return self.response(exc.status, **exc.to_dict())
+            return self.response(exc.status, **exc.to_dict(lang()))
         return Response(pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f"inline; filename={transfer.name}.pdf"})
 

@@ -76,8 +76,11 @@ def columns_of(entity: EntityMeta, form, *, for_api: bool) -> dict[str, list[str
     head = ["name"] if entity.naming else []
     list_cols = list(form.list_columns) or (head + scalar)[:6]
     show = head + scalar + ["created_at", "created_by", "updated_at", "updated_by"]
+    if entity.table_of:
+        # a line names its document when it is added; it never moves to another
+        addable = ["parent"] + addable
     if for_api:
-        links = [f"{f.name}.id" for f in entity.links()]
+        links = [f"{f.name}.id" for f in entity.links()] + (["parent.id"] if entity.table_of else [])
         read = ["id"] + head + [f.name for f in entity.fields.values()
                                 if f.type not in ("table", "link")] + links + [
             "created_at", "created_by", "updated_at", "updated_by"]

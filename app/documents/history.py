@@ -25,3 +25,18 @@ def define_tables(md: sa.MetaData) -> None:
         sa.Index("ix_workflow_transition_record", "entity", "record_id"),
         info={"append_only": True},
     )
+
+
+def record_transition(session, table: sa.Table, *, entity: str, record_id: int, action: str,
+                      from_state: str, to_state: str, at, username: str, user_id: int | None,
+                      comment: str | None, signed: bool, meaning: str | None) -> None:
+    session.execute(table.insert().values(
+        entity=entity, record_id=record_id, action=action, from_state=from_state,
+        to_state=to_state, at=at, username=username, user_id=user_id, comment=comment,
+        signed_by=username if signed else None, signed_at=at if signed else None,
+        signature_meaning=meaning if signed else None))
+
+
+def transitions_of(session, table: sa.Table, entity: str, record_id: int) -> list:
+    return session.execute(sa.select(table).where(
+        table.c.entity == entity, table.c.record_id == record_id).order_by(table.c.id)).all()

@@ -7,9 +7,10 @@ expressions only compare them, the stored values stay exact.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import cel
 
@@ -46,11 +47,57 @@ def to_cel_value(value: Any) -> Any:
     return value
 
 
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=4096)
+def names_in(expr: str) -> frozenset[str]:
+    """Every identifier an expression mentions (string literals left out): the
+    variables it may read, plus function and macro names, which do no harm."""
+    return frozenset(_NAMES.findall(_STRINGS.sub("", expr)))
+
+
+class LazyContext(Mapping):
+    """A context whose costly values are computed only when an expression names
+    them (e.g. a document's units still in transit), each once, and converted for
+    CEL once."""
+
+    def __init__(self, values: Mapping[str, Any], lazy: Mapping[str, Callable[[], Any]] | None = None):
+        self._values = dict(values)
+        self._lazy = dict(lazy or {})
+        self._cel: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            if key not in self._lazy:
+                raise KeyError(key)
+            self._values[key] = self._lazy[key]()
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._values
+        yield from (k for k in self._lazy if k not in self._values)
+
+    def __len__(self) -> int:
+        return len(set(self._values) | set(self._lazy))
+
+    def cel_values(self, expr: str) -> dict:
+        out = {}
+        for name in names_in(expr):
+            if name in self._values or name in self._lazy:
+                if name not in self._cel:
+                    self._cel[name] = to_cel_value(self[name])
+                out[name] = self._cel[name]
+        return out
+
+
 def evaluate(expr: str, context: Mapping[str, Any]) -> Any:
     """Evaluate ``expr`` against ``context``; raise ExpressionError on failure."""
     program = compile_expression(expr)
+    values = context.cel_values(expr) if isinstance(context, LazyContext) else to_cel_value(dict(context))
     try:
-        return program.execute(to_cel_value(dict(context)))
+        return program.execute(values)
     except (ValueError, RuntimeError, TypeError) as exc:
         raise ExpressionError(f"{expr!r} failed: {str(exc).splitlines()[0]}") from exc
 

@@ -58,6 +58,16 @@ class Move:
     serial_id: int | None = None
     from_status: str = "available"
     to_status: str = "available"
+    # the reservation this move consumes (a transfer shipping what it reserved)
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a balance holds now: on hand, and how much of it is reserved."""
+
+    quantity: Decimal
+    reserved: Decimal = Decimal(0)
 
 
 BalanceKey = tuple[int, int, int, int, str]  # product, lot (0 = none), serial (0 = none), location, status
@@ -73,16 +83,20 @@ def to_key(m: Move) -> BalanceKey:
 
 def compute_deltas(
     moves: Iterable[Move],
-    balances: Mapping[BalanceKey, Decimal],
+    balances: Mapping[BalanceKey, Held],
     places: Mapping[int, Place],
     lots: Mapping[int, LotInfo],
     serial_stock: Mapping[int, Mapping[tuple[int, str], Decimal]],
     today: dt.date,
     names: Mapping[str, Mapping[int, str]] | None = None,
+    consumed: Mapping[BalanceKey, Decimal] | None = None,
 ) -> dict[BalanceKey, Decimal]:
     """Check ``moves`` and return the balance change per key.
 
-    ``balances`` holds the current quantity of every key the moves touch;
+    ``balances`` holds the current quantity and reservation of every key the
+    moves touch; ``consumed`` the reserved quantity the moves take by consuming
+    their reservations. Reserved units stay where they are: no move may take a
+    balance below what is still reserved on it after the posting.
     ``serial_stock`` what each moved serial has now in real places, by
     (location, status).
     Raises LedgerError listing every problem found.
@@ -133,17 +147,30 @@ def compute_deltas(
         deltas[from_key(m)] -= m.quantity
         deltas[to_key(m)] += m.quantity
 
+    consumed = consumed or {}
     for key, delta in deltas.items():
         place = places[key[3]]
-        if not place.is_real:
+        if not place.is_real or delta >= 0:
             continue  # virtual places (supplier, customer, transit...) may go negative
-        after = balances.get(key, Decimal(0)) + delta
-        if after < 0:
-            product = product_name.get(key[0], key[0])
-            lot = lots.get(key[1])
-            what = (f"{product}" + (f" lot {lot.number}" if lot else "")
-                    + (f" serial {serial_name.get(key[2], key[2])}" if key[2] else ""))
-            have, want = format_quantity(balances.get(key, Decimal(0))), format_quantity(-delta)
+        held = balances.get(key, Held(Decimal(0)))
+        after = held.quantity + delta
+        still_reserved = held.reserved - consumed.get(key, Decimal(0))
+        if after >= still_reserved and after >= 0:
+            continue
+        product = product_name.get(key[0], key[0])
+        lot = lots.get(key[1])
+        what = (f"{product}" + (f" lot {lot.number}" if lot else "")
+                + (f" serial {serial_name.get(key[2], key[2])}" if key[2] else ""))
+        have, want = format_quantity(held.quantity), format_quantity(-delta)
+        if still_reserved > 0:
+            free = format_quantity(max(held.quantity - still_reserved, Decimal(0)))
+            reserved = format_quantity(still_reserved)
+            problems.append((
+                f"not enough free stock of {what} in {place.code} ({key[4]}): {have} on hand, "
+                f"{reserved} of it reserved for other documents, {free} free, {want} requested",
+                f"{what} 在 {place.code}（{key[4]}）可用库存不足：现有 {have}，其中 {reserved} 已被其他单据预留，"
+                f"可用 {free}，需要 {want}"))
+        else:
             problems.append((
                 f"not enough stock of {what} in {place.code} ({key[4]}): {have} on hand, {want} requested",
                 f"{what} 在 {place.code}（{key[4]}）库存不足：现有 {have}，需要 {want}"))

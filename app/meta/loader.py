@@ -6,89 +6,22 @@ is wrong, and stops start-up: a half-understood configuration must never serve.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable
-
-import yaml
-from marshmallow import ValidationError
+from typing import Iterable
 
 from app.meta import schemas
+from app.meta.files import MetadataError, load_document, read_yaml
 from app.meta.model import (
-    EntityMeta, FieldMeta, FormMeta, FormSection, Metadata, RoleMeta, RuleMeta,
+    EntityMeta, FieldMeta, FormMeta, FormSection, Metadata, RoleMeta, RuleMeta, Vocabulary,
 )
 
 WAREHOUSE = "Warehouse"
+__all__ = ["MetadataError", "MetadataLoader", "deep_merge"]
 # Permission targets that are engine pages, not entities.
 ENGINE_TARGETS = {"AuditLog": "admin"}
-
-
-class MetadataError(ValueError):
-    """A metadata file is invalid. The message names file, key and problem."""
-
-    def __init__(self, source: str, key: str, problem: str):
-        self.source, self.key, self.problem = source, key, problem
-        super().__init__(f"{source}: {key}: {problem}")
-
-
-def _flatten(messages: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
-    """Turn marshmallow's nested error dict into (dotted.key, message) pairs."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if key == "_schema":
-                yield from _flatten(value, prefix)
-                continue
-            if key == "value" and prefix:
-                # errors on a dict's values arrive as {name: {"value": {...}}}
-                yield from _flatten(value, prefix)
-                continue
-            yield from _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(messages, list):
-        for item in messages:
-            yield from _flatten(item, prefix)
-    else:
-        yield prefix or "(file)", str(messages)
-
-
-def _load(schema, data: Any, source: str) -> dict:
-    if not isinstance(data, dict):
-        raise MetadataError(source, "(file)", "expected a mapping at the top level")
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        key, problem = next(iter(_flatten(exc.messages)))
-        if problem == "Unknown field.":
-            problem = "unknown key (check the spelling; defaults are left out, not written)"
-        raise MetadataError(source, key, problem) from None
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """YAML silently keeps the last of two equal keys; metadata must not."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except yaml.constructor.ConstructorError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise MetadataError(str(path), f"line {line}", exc.problem) from None
-    except yaml.YAMLError as exc:
-        raise MetadataError(str(path), "(file)", f"not valid YAML: {exc}") from None
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -158,39 +91,59 @@ class MetadataLoader:
     # -- public ---------------------------------------------------------------
     def load(self) -> Metadata:
         raw_entities, raw_forms, raw_roles, raw_modules = self._raw_documents()
+        vocab_path = self.root / "metadata" / "vocabularies.yaml"
+        vocab_text = vocab_path.read_text(encoding="utf-8") if vocab_path.exists() else ""
         fingerprint = hashlib.sha256(json.dumps(
-            [raw_entities, raw_forms, raw_roles, raw_modules],
+            [raw_entities, raw_forms, raw_roles, raw_modules, vocab_text],
             sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+        vocabularies = self._vocabularies()
         entities = {name: self._entity(src, data)
                     for name, (src, data) in raw_entities.items()}
-        self._cross_check_entities(entities)
+        entities = self._cross_check_entities(entities, vocabularies)
         forms = {name: self._form(src, data, entities) for name, (src, data) in raw_forms.items()}
         roles = self._roles(*raw_roles, entities)
-        modules = _load(schemas.ModulesFileSchema(), raw_modules[1], raw_modules[0])["modules"]
+        modules = load_document(schemas.ModulesFileSchema(), raw_modules[1], raw_modules[0])["modules"]
         for entity in entities.values():
             if entity.module not in modules and modules:
                 raise MetadataError(entity.source, "module",
                                     f"unknown module {entity.module!r}; known: {sorted(modules)}")
         return Metadata(entities=entities, forms=forms, roles=roles,
-                        modules=modules, fingerprint=fingerprint)
+                        modules=modules, vocabularies=vocabularies, fingerprint=fingerprint)
+
+    def _vocabularies(self) -> dict[str, Vocabulary]:
+        """Lists of values with one label each (stock statuses, allocation
+        strategies, signature meanings, reasons), declared once."""
+        path = self.root / "metadata" / "vocabularies.yaml"
+        if not path.exists():
+            return {}
+        doc = load_document(schemas.VocabulariesFileSchema(), read_yaml(path) or {}, str(path))
+        vocabularies = {name: Vocabulary(name=name, label=spec["label"], values=dict(spec["values"]),
+                                         core=tuple(spec.get("core", ())))
+                        for name, spec in doc["vocabularies"].items()}
+        problems = [(f"vocabularies.{v.name}.core", f"core value {c!r} is not among the values")
+                    for v in vocabularies.values() for c in v.core if c not in v.values]
+        if problems:
+            raise MetadataError(str(path), problems=problems)
+        return vocabularies
 
     def _entity(self, source: str, data: dict) -> EntityMeta:
-        doc = _load(schemas.EntitySchema(), data, source)
+        doc = load_document(schemas.EntitySchema(), data, source)
+        problems: list[tuple[str, str]] = []
         fields = {}
         for name, spec in doc["fields"].items():
-            label = spec.get("label") or {"en": name.replace("_", " ").capitalize(),
-                                          "zh": name}
             if "label" not in spec:
-                raise MetadataError(source, f"fields.{name}.label",
-                                    "missing label (give both en and zh)")
+                problems.append((f"fields.{name}.label", "missing label (give both en and zh)"))
+                continue
+            options = spec.get("options", ())
             fields[name] = FieldMeta(
-                name=name, type=spec["type"], label=label, target=spec.get("target"),
-                options=tuple(spec.get("options", ())), required=spec.get("required", False),
+                name=name, type=spec["type"], label=spec["label"], target=spec.get("target"),
+                options=tuple(options), required=spec.get("required", False),
                 unique=spec.get("unique", False), index=spec.get("index", False),
                 length=spec.get("length"), scale=spec.get("scale", 4),
                 default=spec.get("default"), read_only=spec.get("read_only", False),
-                core=spec.get("core", False),
+                core=spec.get("core", False), vocabulary=spec.get("vocabulary"),
+                option_labels=dict(options) if isinstance(options, dict) else {},
             )
         scope = doc.get("scope") or {}
         scope_fields = tuple(scope.get("fields") or ([scope["field"]] if scope.get("field") else []))
@@ -206,46 +159,64 @@ class MetadataLoader:
         for i, group in enumerate(entity.unique_together):
             for fname in group:
                 if fname not in fields:
-                    raise MetadataError(source, f"unique_together[{i}]",
-                                        f"{fname!r} is not a field of {entity.name}")
+                    problems.append((f"unique_together[{i}]", f"{fname!r} is not a field of {entity.name}"))
         if entity.title and entity.title not in fields and entity.title != "name":
-            raise MetadataError(source, "title", f"{entity.title!r} is not a field of {entity.name}")
+            problems.append(("title", f"{entity.title!r} is not a field of {entity.name}"))
+        if problems:
+            raise MetadataError(source, problems=problems)
         return entity
 
     @staticmethod
-    def _cross_check_entities(entities: dict[str, EntityMeta]) -> None:
+    def _cross_check_entities(entities: dict[str, EntityMeta], vocabularies: dict) -> dict[str, EntityMeta]:
+        """Links, tables and scope between entities; enum fields that name a
+        vocabulary get its values. Returns the entities with those filled in."""
+        out = {}
         for entity in entities.values():
+            problems: list[tuple[str, str]] = []
+            fields = dict(entity.fields)
             for f in entity.fields.values():
                 if f.type in ("link", "table") and f.target not in entities:
-                    raise MetadataError(entity.source, f"fields.{f.name}.target",
-                                        f"links to {f.target!r}, which is not a defined entity")
-                if f.type == "table" and entities[f.target].table_of != entity.name:
-                    raise MetadataError(entity.source, f"fields.{f.name}.target",
-                                        f"{f.target} must declare 'table_of: {entity.name}'")
+                    problems.append((f"fields.{f.name}.target",
+                                     f"links to {f.target!r}, which is not a defined entity"))
+                elif f.type == "table" and entities[f.target].table_of != entity.name:
+                    problems.append((f"fields.{f.name}.target",
+                                     f"{f.target} must declare 'table_of: {entity.name}'"))
+                if f.vocabulary:
+                    vocab = vocabularies.get(f.vocabulary)
+                    if vocab is None:
+                        problems.append((f"fields.{f.name}.vocabulary",
+                                         f"unknown vocabulary {f.vocabulary!r}; known: "
+                                         f"{', '.join(sorted(vocabularies))}"))
+                    else:
+                        fields[f.name] = replace(f, options=tuple(vocab.values),
+                                                 option_labels=dict(vocab.values))
             if entity.table_of and entity.table_of not in entities:
-                raise MetadataError(entity.source, "table_of",
-                                    f"{entity.table_of!r} is not a defined entity")
+                problems.append(("table_of", f"{entity.table_of!r} is not a defined entity"))
             for sf in entity.scope_fields:
                 if sf == "id" and entity.name == WAREHOUSE:
                     continue
                 f = entity.fields.get(sf)
                 if f is None or f.type != "link" or f.target != WAREHOUSE:
-                    raise MetadataError(entity.source, "scope.field",
-                                        f"{sf!r} must be a link field to {WAREHOUSE}")
+                    problems.append(("scope.field", f"{sf!r} must be a link field to {WAREHOUSE}"))
+            if problems:
+                raise MetadataError(entity.source, problems=problems)
+            out[entity.name] = replace(entity, fields=fields)
+        return out
 
     @staticmethod
     def _form(source: str, data: dict, entities: dict[str, EntityMeta]) -> FormMeta:
-        doc = _load(schemas.FormSchema(), data, source)
+        doc = load_document(schemas.FormSchema(), data, source)
         entity = entities.get(doc["form"])
         if entity is None:
             raise MetadataError(source, "form", f"{doc['form']!r} is not a defined entity")
         known = set(entity.fields) | {"id", "name", "created_at", "created_by",
                                       "updated_at", "updated_by"}
 
+        problems: list[tuple[str, str]] = []
+
         def check(key: str, names: Iterable[str]) -> None:
-            for n in names:
-                if n not in known:
-                    raise MetadataError(source, key, f"{n!r} is not a field of {entity.name}")
+            problems.extend((key, f"{n!r} is not a field of {entity.name}")
+                            for n in names if n not in known)
 
         check("list_columns", doc.get("list_columns", ()))
         check("search_columns", doc.get("search_columns", ()))
@@ -254,9 +225,11 @@ class MetadataLoader:
         if doc.get("order"):
             check("order", doc["order"][:1])
             if doc["order"][1] not in ("asc", "desc"):
-                raise MetadataError(source, "order", "direction must be asc or desc")
+                problems.append(("order", "direction must be asc or desc"))
         for i, sec in enumerate(doc.get("sections", ())):
             check(f"sections[{i}].fields", sec["fields"])
+        if problems:
+            raise MetadataError(source, problems=problems)
         return FormMeta(
             entity=doc["form"], source=source,
             list_columns=tuple(doc.get("list_columns", ())),
@@ -270,13 +243,15 @@ class MetadataLoader:
 
     @staticmethod
     def _roles(source: str, data: dict, entities: dict[str, EntityMeta]) -> dict[str, RoleMeta]:
-        doc = _load(schemas.RolesFileSchema(), data, source)
+        doc = load_document(schemas.RolesFileSchema(), data, source)
         roles = {}
+        problems = [(f"roles.{name}.permissions.{entity_name}", f"{entity_name!r} is not a defined entity")
+                    for name, spec in doc["roles"].items()
+                    for entity_name in spec.get("permissions", {})
+                    if entity_name not in entities and entity_name not in ENGINE_TARGETS]
+        if problems:
+            raise MetadataError(source, problems=problems)
         for name, spec in doc["roles"].items():
-            for entity_name in spec.get("permissions", {}):
-                if entity_name not in entities and entity_name not in ENGINE_TARGETS:
-                    raise MetadataError(source, f"roles.{name}.permissions.{entity_name}",
-                                        f"{entity_name!r} is not a defined entity")
             roles[name] = RoleMeta(
                 name=name, label=spec["label"], scope=spec.get("scope", "warehouses"),
                 permissions={e: frozenset(p) for e, p in spec.get("permissions", {}).items()},

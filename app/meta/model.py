@@ -25,6 +25,12 @@ class FieldMeta:
     default: Any = None
     read_only: bool = False
     core: bool = False
+    vocabulary: str | None = None
+    # enum options' labels, {option: {en, zh}}, from the field or its vocabulary
+    option_labels: dict[str, dict[str, str]] = field(default_factory=dict, hash=False, compare=False)
+
+    def option_label(self, option: str) -> dict[str, str]:
+        return self.option_labels.get(option) or {"en": option, "zh": option}
 
     @property
     def column(self) -> str | None:
@@ -113,6 +119,22 @@ class RoleMeta:
         return permission in self.permissions.get(entity, frozenset())
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """A list of values with one label each, declared once in
+    ``metadata/vocabularies.yaml`` and used by fields, API schemas and pages.
+    ``core`` values are the ones the code relies on: they cannot be removed."""
+
+    name: str
+    label: dict[str, str]
+    values: dict[str, dict[str, str]]
+    core: tuple[str, ...] = ()
+
+    def label_of(self, value: str, lang: str) -> str:
+        label = self.values.get(value)
+        return (label.get(lang) or label.get("en") or value) if label else value
+
+
 @dataclass
 class Metadata:
     """Everything the compiler needs, validated and cross-checked."""
@@ -121,6 +143,7 @@ class Metadata:
     forms: dict[str, FormMeta]
     roles: dict[str, RoleMeta]
     modules: dict[str, dict[str, str]]
+    vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
     fingerprint: str = ""
 
     def entity(self, name: str) -> EntityMeta:

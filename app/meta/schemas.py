@@ -19,6 +19,7 @@ from marshmallow import (
 )
 
 from app.domain.expressions import ExpressionError, compile_expression
+from app.meta.files import ENTITY_NAME, IDENTIFIER, Label
 
 FIELD_TYPES = (
     "string", "text", "int", "decimal", "bool", "date", "datetime",
@@ -26,17 +27,7 @@ FIELD_TYPES = (
 )
 PERMISSIONS = ("read", "create", "write", "delete", "approve", "print", "export")
 SCOPES = ("all", "regions", "warehouses")
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-ENTITY_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 RESERVED_FIELDS = {"id", "created_at", "created_by", "updated_at", "updated_by", "parent_id"}
-
-
-class Label(Schema):
-    class Meta:
-        unknown = RAISE
-
-    en = fields.String(required=True, validate=validate.Length(min=1))
-    zh = fields.String(required=True, validate=validate.Length(min=1))
 
 
 class Cel(fields.String):
@@ -51,14 +42,30 @@ class Cel(fields.String):
         return value
 
 
+class Options(fields.Field):
+    """An enum's options: a list of values, or values with their labels
+    (``{normal: {en: Normal, zh: 普通}, urgent: {...}}``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list):
+            if not value or not all(isinstance(v, str) and v for v in value):
+                raise ValidationError("must be a non-empty list of values")
+            return value
+        if isinstance(value, dict) and value:
+            label = Label()
+            return {str(k): label.deserialize(v) for k, v in value.items()}
+        raise ValidationError("must be a list of values or a mapping of values to labels")
+
+
 class FieldSchema(Schema):
     class Meta:
         unknown = RAISE
 
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
-    label = fields.Nested(Label)
+    label = Label()
     target = fields.String()
-    options = fields.List(fields.String(), validate=validate.Length(min=1))
+    options = Options()
+    vocabulary = fields.String(validate=validate.Regexp(IDENTIFIER))
     required = fields.Boolean()
     unique = fields.Boolean()
     index = fields.Boolean()
@@ -67,7 +74,7 @@ class FieldSchema(Schema):
     default = fields.Raw()
     read_only = fields.Boolean()
     core = fields.Boolean()
-    description = fields.Nested(Label)
+    description = Label()
 
     @validates_schema
     def check_type_options(self, data, **kwargs):
@@ -76,9 +83,15 @@ class FieldSchema(Schema):
             raise ValidationError(f"a {kind} field needs a target entity", "target")
         if kind not in ("link", "table") and "target" in data:
             raise ValidationError(f"only link and table fields have a target, not {kind}", "target")
-        if kind == "enum" and not data.get("options"):
-            raise ValidationError("an enum field needs a list of options", "options")
-        if kind == "enum" and "default" in data and data["default"] not in data["options"]:
+        if kind == "enum" and not data.get("options") and not data.get("vocabulary"):
+            raise ValidationError("an enum field needs options (a list, or values with labels) "
+                                  "or a vocabulary", "options")
+        if kind != "enum" and ("options" in data or "vocabulary" in data):
+            raise ValidationError(f"only enum fields have options or a vocabulary, not {kind}",
+                                  "options" if "options" in data else "vocabulary")
+        if "options" in data and "vocabulary" in data:
+            raise ValidationError("give options or a vocabulary, not both", "vocabulary")
+        if kind == "enum" and "default" in data and "options" in data and data["default"] not in data["options"]:
             raise ValidationError(
                 f"default {data['default']!r} is not one of the options {data['options']}", "default")
         if "length" in data and kind != "string":
@@ -92,7 +105,7 @@ class RuleSchema(Schema):
         unknown = RAISE
 
     expr = Cel(required=True)
-    message = fields.Nested(Label, required=True)
+    message = Label(required=True)
 
 
 class ScopeSchema(Schema):
@@ -114,7 +127,7 @@ class EntitySchema(Schema):
 
     entity = fields.String(required=True, validate=validate.Regexp(
         ENTITY_NAME, error="entity names are CamelCase, e.g. TransferOrder"))
-    label = fields.Nested(Label, required=True)
+    label = Label(required=True)
     module = fields.String(validate=validate.Regexp(IDENTIFIER))
     naming = fields.String()
     title = fields.String()
@@ -147,7 +160,7 @@ class FormSectionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    label = fields.Nested(Label, required=True)
+    label = Label(required=True)
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields", required=True)
 
 
@@ -168,7 +181,7 @@ class RoleSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    label = fields.Nested(Label, required=True)
+    label = Label(required=True)
     scope = fields.String(validate=validate.OneOf(SCOPES))
     permissions = fields.Dict(
         keys=fields.String(),
@@ -188,4 +201,22 @@ class ModulesFileSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    modules = fields.Dict(keys=fields.String(), values=fields.Nested(Label), required=True)
+    modules = fields.Dict(keys=fields.String(), values=Label(), required=True)
+
+
+class VocabularySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    label = Label(required=True)
+    values = fields.Dict(keys=fields.String(validate=validate.Regexp(IDENTIFIER)), values=Label(),
+                         required=True, validate=validate.Length(min=1))
+    core = fields.List(fields.String())
+
+
+class VocabulariesFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    vocabularies = fields.Dict(keys=fields.String(validate=validate.Regexp(IDENTIFIER)),
+                               values=fields.Nested(VocabularySchema), required=True)

@@ -1,39 +1,54 @@
 """Workflow files (``workflows/*.yaml``): read, validated and built into
-``app.domain.workflow.Workflow``. Every problem in a file is reported at once,
-naming the file, the key and what is wrong."""
+``app.domain.workflow.Workflow``, in the same style as every other metadata
+file (``app.meta.files``): every problem of a file at once, naming the file,
+the key and what is wrong.
+
+Besides states and transitions a workflow may declare:
+
+- ``approvals``: the approval chain as ordered levels. Each level is a state where
+  the document waits, the roles that approve there, and optionally a condition
+  (``when``), a signature meaning and comment rules. Approving at a level moves the
+  document to the next level whose condition holds, else to ``approved``; rejecting
+  moves it to ``rejected`` (a comment is required). A transition into the first
+  level's state enters the chain at the first level whose condition holds. Adding a
+  level is one entry.
+- ``steps``: work done within a state without moving it (pick, receive items), with
+  the same role, permission and scope checks as transitions.
+- ``scope_field``: the warehouse field whose scope a user needs to act (default: the
+  entity's owning warehouse); a transition or step may name another (``scope``).
+- ``effects`` on a transition: named effects run in the transaction before the state
+  changes (posting stock), from the document effects registry.
+"""
 from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.domain.expressions import ExpressionError, compile_expression
 from app.domain.workflow import (
-    LANGUAGES, NAME, SIGNATURE_MEANINGS, TASK_MODES, State, Task, Transition, Workflow,
-    WorkflowDefinitionError,
+    PERMISSIONS, SIGNATURE_MEANINGS, TASK_MODES, State, Step, Task, Transition, Workflow,
 )
+from app.meta.files import IDENTIFIER, Label, MetadataError, read_yaml, schema_problems
+from app.meta.model import EntityMeta
+
+DEFAULT_LABELS = {
+    "approve": {"en": "Approve", "zh": "批准"},
+    "reject": {"en": "Reject", "zh": "驳回"},
+}
 
 
-# ─── loading: file format ──────────────────────────────────────────────────────────────
+class WorkflowDefinitionError(MetadataError):
+    """A workflow file is invalid. ``problems`` holds every (key, problem) found."""
 
-class _Label(fields.Field):
-    """``{en: ..., zh: ...}``; other languages may be added."""
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        super().__init__(source, problems=problems)
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, Mapping):
-            raise ValidationError("must be a mapping {en: ..., zh: ...}")
-        missing = [lang for lang in LANGUAGES
-                   if not isinstance(value.get(lang), str) or not value[lang].strip()]
-        if missing:
-            raise ValidationError(f"missing {' and '.join(missing)} text")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise ValidationError("every language's text must be a string")
-        return MappingProxyType(dict(value))
 
+# ─── file format ─────────────────────────────────────────────────────────────────────
 
 class _StateNames(fields.Field):
     """A state, or a list of states."""
@@ -45,7 +60,7 @@ class _StateNames(fields.Field):
         return tuple(names)
 
 
-_NAME_RULE = validate.Regexp(NAME, error="must be lower_snake_case (a-z, 0-9, _)")
+_NAME_RULE = validate.Regexp(IDENTIFIER, error="must be lower_snake_case (a-z, 0-9, _)")
 _NOT_EMPTY = validate.Length(min=1, error="must not be empty")
 
 
@@ -60,7 +75,7 @@ class _TaskSchema(_Strict):
 
 
 class _StateSchema(_Strict):
-    label = _Label(required=True)
+    label = Label(required=True)
     on_enter = fields.List(fields.Nested(_TaskSchema), load_default=list)
     final = fields.Boolean(load_default=False)
 
@@ -71,75 +86,61 @@ class _TransitionSchema(_Strict):
     to = fields.String(required=True)
     roles = fields.List(fields.String(), required=True, validate=_NOT_EMPTY)
     when = fields.String(load_default=None)
-    message = _Label(load_default=None)
+    message = Label(load_default=None)
     approval = fields.Boolean(load_default=False)
     allow_self_approval = fields.Boolean(load_default=None)
     require_comment = fields.Boolean(load_default=False)
     signature = fields.Boolean(load_default=False)
     meaning = fields.String(load_default=None, validate=validate.OneOf(SIGNATURE_MEANINGS))
-    label = _Label(load_default=None)
+    label = Label(load_default=None)
+    scope = fields.String(load_default=None, validate=_NAME_RULE)
+    permission = fields.String(load_default=None, validate=validate.OneOf(PERMISSIONS))
+    effects = fields.List(fields.String(validate=_NAME_RULE), load_default=list)
+
+
+class _LevelSchema(_Strict):
+    state = fields.String(required=True, validate=_NAME_RULE)
+    roles = fields.List(fields.String(), required=True, validate=_NOT_EMPTY)
+    when = fields.String(load_default=None)
+    signature = fields.String(load_default=None, validate=validate.OneOf(SIGNATURE_MEANINGS))
+    require_comment = fields.Boolean(load_default=False)
+    allow_self_approval = fields.Boolean(load_default=False)
+    scope = fields.String(load_default=None, validate=_NAME_RULE)
+
+
+class _ApprovalsSchema(_Strict):
+    levels = fields.List(fields.Nested(_LevelSchema), required=True, validate=_NOT_EMPTY)
+    approved = fields.String(required=True)
+    rejected = fields.String(required=True)
+    labels = fields.Dict(keys=fields.String(validate=validate.OneOf(["approve", "reject"])),
+                         values=Label(), load_default=dict)
+
+
+class _StepSchema(_Strict):
+    step = fields.String(required=True, validate=_NAME_RULE)
+    in_states = _StateNames(required=True, data_key="in")
+    roles = fields.List(fields.String(), required=True, validate=_NOT_EMPTY)
+    label = Label(required=True)
+    scope = fields.String(load_default=None, validate=_NAME_RULE)
+    permission = fields.String(load_default="write", validate=validate.OneOf(PERMISSIONS))
 
 
 class _WorkflowSchema(_Strict):
     workflow = fields.String(required=True, validate=_NAME_RULE)
     entity = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Z][A-Za-z0-9]*$", error="must be an entity name in CamelCase"))
-    label = _Label(required=True)
+    label = Label(required=True)
     state_field = fields.String(load_default="state", validate=_NAME_RULE)
+    scope_field = fields.String(load_default=None, validate=_NAME_RULE)
     initial = fields.String(required=True)
     states = fields.Dict(keys=fields.String(validate=_NAME_RULE),
                          values=fields.Nested(_StateSchema), required=True, validate=_NOT_EMPTY)
-    transitions = fields.List(fields.Nested(_TransitionSchema), required=True,
-                              validate=_NOT_EMPTY)
+    approvals = fields.Nested(_ApprovalsSchema, load_default=None)
+    transitions = fields.List(fields.Nested(_TransitionSchema), load_default=list)
+    steps = fields.List(fields.Nested(_StepSchema), load_default=list)
 
 
-def _key(path: Iterable[Any]) -> str:
-    """('transitions', 3, 'to') -> 'transitions[3].to'"""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(file)"
-
-
-_ALLOWED_KEYS = {
-    "": _WorkflowSchema, "states.*": _StateSchema,
-    "transitions[]": _TransitionSchema, "states.*.on_enter[]": _TaskSchema,
-}
-
-
-def _schema_problems(messages: Any, path: tuple = ()) -> list[tuple[str, str]]:
-    """Flatten marshmallow's nested errors into (key, problem) with readable wording."""
-    if isinstance(messages, list):
-        return [_reword(path, str(m)) for m in messages]
-    problems = []
-    for part, sub in messages.items():
-        if part == "_schema":
-            problems += _schema_problems(sub, path)
-        elif part == "value" and len(path) == 2 and path[0] == "states":
-            problems += _schema_problems(sub, path)   # Dict field: {name: {"value": {...}}}
-        elif part == "key" and len(path) == 2 and path[0] == "states":
-            problems += [(_key(path), f"state name {m[0].lower() + m[1:]}") for m in sub]
-        else:
-            problems += _schema_problems(sub, path + (part,))
-    return problems
-
-
-def _reword(path: tuple, message: str) -> tuple[str, str]:
-    if message == "Missing data for required field.":
-        return _key(path), "missing (required)"
-    if message == "Unknown field.":
-        # which schema holds the bad key: "", "states.*", "transitions[]", ...
-        shape = ""
-        for i, part in enumerate(path[:-1]):
-            part = "*" if (i == 1 and path[0] == "states") else part
-            shape += "[]" if isinstance(part, int) else (f".{part}" if shape else part)
-        schema = _ALLOWED_KEYS.get(shape)
-        allowed = sorted(f.data_key or n for n, f in schema().fields.items()) if schema else []
-        return _key(path), "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    return _key(path), message[:1].lower() + message[1:]
-
-
-# ─── loading: meaning ──────────────────────────────────────────────────────────────────
+# ─── meaning ─────────────────────────────────────────────────────────────────────────
 
 def _semantic_problems(doc: dict, raw: dict, known_roles: set[str],
                        known_tasks: set[str] | None) -> list[tuple[str, str]]:
@@ -150,15 +151,32 @@ def _semantic_problems(doc: dict, raw: dict, known_roles: set[str],
     def unknown_state(name: str) -> str:
         return f"unknown state {name!r}; declared states: {declared}"
 
+    def check_roles(at: str, roles: list[str]) -> None:
+        for j, role in enumerate(roles):
+            if role not in known_roles:
+                problems.append((f"{at}.roles[{j}]", f"unknown role {role!r}; known roles: "
+                                                     f"{', '.join(sorted(known_roles))}"))
+
+    def check_cel(at: str, expr: str | None) -> None:
+        if expr is not None:
+            try:
+                compile_expression(expr)
+            except ExpressionError as exc:
+                problems.append((f"{at}.when", str(exc)))
+
+    def check_task(at: str, name: str) -> None:
+        if known_tasks is not None and name not in known_tasks:
+            problems.append((at, f"unknown task {name!r}; known tasks: "
+                                 f"{', '.join(sorted(known_tasks))}"))
+
     if doc["initial"] not in states:
         problems.append(("initial", unknown_state(doc["initial"])))
+    if not doc["transitions"] and not doc["approvals"]:
+        problems.append(("transitions", "missing: declare transitions or approvals"))
 
     for name, state in states.items():
         for i, task in enumerate(state["on_enter"]):
-            if known_tasks is not None and task["task"] not in known_tasks:
-                problems.append((f"states.{name}.on_enter[{i}].task",
-                                 f"unknown task {task['task']!r}; known tasks: "
-                                 f"{', '.join(sorted(known_tasks))}"))
+            check_task(f"states.{name}.on_enter[{i}].task", task["task"])
 
     for i, t in enumerate(doc["transitions"]):
         at = f"transitions[{i}]"
@@ -171,16 +189,9 @@ def _semantic_problems(doc: dict, raw: dict, known_roles: set[str],
                 problems.append((key, f"{source!r} is final: no transition may leave it"))
         if t["to"] not in states:
             problems.append((f"{at}.to", unknown_state(t["to"])))
-        for j, role in enumerate(t["roles"]):
-            if role not in known_roles:
-                problems.append((f"{at}.roles[{j}]", f"unknown role {role!r}; known roles: "
-                                                     f"{', '.join(sorted(known_roles))}"))
-        if t["when"] is not None:
-            try:
-                compile_expression(t["when"])
-            except ExpressionError as exc:
-                problems.append((f"{at}.when", str(exc)))
-        elif t["message"] is not None:
+        check_roles(at, t["roles"])
+        check_cel(at, t["when"])
+        if t["when"] is None and t["message"] is not None:
             problems.append((f"{at}.message", "a message explains a failed condition; "
                                               "this transition has no 'when'"))
         if t["signature"] and t["meaning"] is None:
@@ -192,6 +203,8 @@ def _semantic_problems(doc: dict, raw: dict, known_roles: set[str],
         if t["allow_self_approval"] is not None and not t["approval"]:
             problems.append((f"{at}.allow_self_approval", "only applies to approvals; "
                                                           "add 'approval: true' or remove it"))
+        for j, effect in enumerate(t["effects"]):
+            check_task(f"{at}.effects[{j}]", effect)
         for k, earlier in enumerate(doc["transitions"][:i]):
             overlap = set(earlier["from_states"]) & set(t["from_states"])
             if (earlier["action"] == t["action"] and overlap
@@ -201,28 +214,68 @@ def _semantic_problems(doc: dict, raw: dict, known_roles: set[str],
                                      f"{', '.join(sorted(overlap))}) comes first and {why}"))
                 break
 
+    approvals = doc["approvals"]
+    if approvals:
+        seen: set[str] = set()
+        for i, level in enumerate(approvals["levels"]):
+            at = f"approvals.levels[{i}]"
+            if level["state"] not in states:
+                problems.append((f"{at}.state", unknown_state(level["state"])))
+            elif states[level["state"]]["final"]:
+                problems.append((f"{at}.state", f"{level['state']!r} is final: a document "
+                                                "cannot wait for approval there"))
+            if level["state"] in seen:
+                problems.append((f"{at}.state", f"{level['state']!r} is already a level"))
+            seen.add(level["state"])
+            check_roles(at, level["roles"])
+            check_cel(at, level["when"])
+        for key in ("approved", "rejected"):
+            if approvals[key] not in states:
+                problems.append((f"approvals.{key}", unknown_state(approvals[key])))
+            elif approvals[key] in seen:
+                problems.append((f"approvals.{key}", f"{approvals[key]!r} is also a level"))
+
+    for i, step in enumerate(doc["steps"]):
+        at = f"steps[{i}]"
+        for j, name in enumerate(step["in_states"]):
+            if name not in states:
+                problems.append((f"{at}.in" + (f"[{j}]" if len(step["in_states"]) > 1 else ""),
+                                 unknown_state(name)))
+        check_roles(at, step["roles"])
+    names = [s["step"] for s in doc["steps"]]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            problems.append((f"steps[{i}].step", f"duplicate step {name!r}"))
+
     labelled = {t["action"] for t in doc["transitions"] if t["label"] is not None}
+    if approvals:
+        labelled |= {"approve", "reject"}
     for i, t in enumerate(doc["transitions"]):
         if t["action"] not in labelled:
             labelled.add(t["action"])   # report each action once
             problems.append((f"transitions[{i}].label",
                              f"missing: give the {t['action']!r} action a label {{en, zh}} "
                              "(once is enough; its other transitions share it)"))
+    return problems
 
+
+def _graph_problems(doc: dict, transitions: tuple[Transition, ...]) -> list[tuple[str, str]]:
+    """Reachability and dead ends, over every transition (approval levels expanded)."""
+    problems: list[tuple[str, str]] = []
+    states: dict = doc["states"]
     if doc["initial"] in states:
         reached, queue = {doc["initial"]}, deque([doc["initial"]])
         while queue:
             current = queue.popleft()
-            for t in doc["transitions"]:
-                if current in t["from_states"] and t["to"] in states and t["to"] not in reached:
-                    reached.add(t["to"])
-                    queue.append(t["to"])
+            for t in transitions:
+                if current in t.from_states and t.to in states and t.to not in reached:
+                    reached.add(t.to)
+                    queue.append(t.to)
         for name in states:
             if name not in reached:
                 problems.append((f"states.{name}", "unreachable: no transition leads here "
                                                    f"from the initial state {doc['initial']!r}"))
-
-    leaving = {s for t in doc["transitions"] for s in t["from_states"]}
+    leaving = {s for t in transitions for s in t.from_states}
     for name, state in states.items():
         if not state["final"] and name not in leaving:
             problems.append((f"states.{name}", "dead end: no transition leaves this state; "
@@ -230,100 +283,153 @@ def _semantic_problems(doc: dict, raw: dict, known_roles: set[str],
     return problems
 
 
-def _build(doc: dict, source: str) -> Workflow:
+# ─── building ────────────────────────────────────────────────────────────────────────
+
+def _both(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return f"({a}) && ({b})"
+
+
+def _transitions(doc: dict) -> tuple[Transition, ...]:
+    """The declared transitions, with the approval chain expanded into ordinary ones."""
+    approvals = doc["approvals"]
     action_labels: dict[str, Mapping[str, str]] = {}
+    if approvals:
+        for action, default in DEFAULT_LABELS.items():
+            action_labels[action] = MappingProxyType(dict(approvals["labels"].get(action, default)))
     for t in doc["transitions"]:
         if t["label"] is not None:
-            action_labels.setdefault(t["action"], t["label"])
+            action_labels.setdefault(t["action"], MappingProxyType(dict(t["label"])))
+
+    def msg(value):
+        return MappingProxyType(dict(value)) if value is not None else None
+
+    # the chain's own transitions first: in a level's state, approve and reject come
+    # before any other action (cancel), as they would be listed by hand
+    out: list[Transition] = []
+    levels = approvals["levels"] if approvals else []
+    entry = levels[0]["state"] if levels else None
+
+    def chain_from(i: int) -> list[tuple[str, str | None]]:
+        """Where a document goes when levels[i:] are still ahead: each level with its
+        condition, then the approved state."""
+        return [(lv["state"], lv["when"]) for lv in levels[i:]] + [(approvals["approved"], None)]
+
+    for i, level in enumerate(levels):
+        common = dict(from_states=(level["state"],), roles=frozenset(level["roles"]),
+                      scope=level["scope"], permission="approve", where=f"approvals.levels[{i}]")
+        for to, when in chain_from(i + 1):
+            out.append(Transition(
+                index=len(out), action="approve", to=to, labels=action_labels["approve"], when=when,
+                approval=True, allow_self_approval=level["allow_self_approval"],
+                require_comment=level["require_comment"], signature=level["signature"] is not None,
+                meaning=level["signature"], **common))
+        out.append(Transition(index=len(out), action="reject", to=approvals["rejected"],
+                              labels=action_labels["reject"], require_comment=True, **common))
+    for i, t in enumerate(doc["transitions"]):
+        targets = [(t["to"], None)]
+        if entry is not None and t["to"] == entry and levels[0]["when"] is not None:
+            targets = chain_from(0)   # entering the chain: the first level that applies
+        for to, when in targets:
+            out.append(Transition(
+                index=len(out), action=t["action"], from_states=t["from_states"], to=to,
+                roles=frozenset(t["roles"]), labels=action_labels[t["action"]],
+                when=_both(t["when"], when), message=msg(t["message"]), approval=t["approval"],
+                allow_self_approval=bool(t["allow_self_approval"]),
+                require_comment=t["require_comment"], signature=t["signature"],
+                meaning=t["meaning"], scope=t["scope"],
+                permission=t["permission"] or ("approve" if t["approval"] else "write"),
+                effects=tuple(t["effects"]), where=f"transitions[{i}]"))
+    return tuple(out)
+
+
+def _build(doc: dict, source: str, transitions: tuple[Transition, ...]) -> Workflow:
     states = {
-        name: State(name=name, labels=s["label"], final=s["final"],
+        name: State(name=name, labels=MappingProxyType(dict(s["label"])), final=s["final"],
                     on_enter=tuple(Task(x["task"], x["mode"]) for x in s["on_enter"]))
         for name, s in doc["states"].items()
     }
-    transitions = tuple(
-        Transition(
-            index=i, action=t["action"], from_states=t["from_states"], to=t["to"],
-            roles=frozenset(t["roles"]), labels=t["label"] or action_labels[t["action"]],
-            when=t["when"], message=t["message"], approval=t["approval"],
-            allow_self_approval=bool(t["allow_self_approval"]),
-            require_comment=t["require_comment"], signature=t["signature"],
-            meaning=t["meaning"],
-        )
-        for i, t in enumerate(doc["transitions"])
-    )
-    return Workflow(name=doc["workflow"], entity=doc["entity"], labels=doc["label"],
+    steps = {s["step"]: Step(name=s["step"], states=s["in_states"], roles=frozenset(s["roles"]),
+                             labels=MappingProxyType(dict(s["label"])), scope=s["scope"],
+                             permission=s["permission"])
+             for s in doc["steps"]}
+    approval_states = tuple(lv["state"] for lv in doc["approvals"]["levels"]) if doc["approvals"] else ()
+    return Workflow(name=doc["workflow"], entity=doc["entity"],
+                    labels=MappingProxyType(dict(doc["label"])),
                     initial=doc["initial"], states=MappingProxyType(states),
-                    transitions=transitions, state_field=doc["state_field"], source=source)
+                    transitions=transitions, state_field=doc["state_field"], source=source,
+                    scope_field=doc["scope_field"], steps=MappingProxyType(steps),
+                    approval_states=approval_states)
 
 
-# ─── loading: public ───────────────────────────────────────────────────────────────────
+# ─── public ──────────────────────────────────────────────────────────────────────────
 
-def load_workflow(data: dict, *, source: str, known_roles: set[str],
+def load_workflow(data: Any, *, source: str, known_roles: set[str],
                   known_tasks: set[str] | None = None) -> Workflow:
     """Validate a parsed workflow document and build the :class:`Workflow`.
 
     Raises :class:`WorkflowDefinitionError` listing every problem found. ``known_tasks``
-    of None skips the task check.
+    of None skips the task and effect check.
     """
     if not isinstance(data, Mapping):
         raise WorkflowDefinitionError(source, [("(file)", "expected a mapping at the top level")])
+    schema = _WorkflowSchema()
     try:
-        doc = _WorkflowSchema().load(dict(data))
+        doc = schema.load(dict(data))
     except ValidationError as exc:
-        raise WorkflowDefinitionError(source, _schema_problems(exc.messages)) from None
+        raise WorkflowDefinitionError(source, schema_problems(schema, exc.messages)) from None
     problems = _semantic_problems(doc, dict(data), set(known_roles),
                                   None if known_tasks is None else set(known_tasks))
     if problems:
         raise WorkflowDefinitionError(source, problems)
-    return _build(doc, source)
-
-
-def _duplicate_keys(node: yaml.Node, path: tuple = ()) -> list[tuple[str, str]]:
-    """PyYAML keeps the last of two equal keys silently; find them in the node tree."""
-    problems = []
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                what = "state" if path == ("states",) else "key"
-                problems.append((_key(path + (key,)),
-                                 f"duplicate {what} {key!r} (lines {seen[key]} and {line})"))
-            elif key is not None:
-                seen[key] = line
-            problems += _duplicate_keys(value_node, path + (key,))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            problems += _duplicate_keys(item, path + (i,))
-    return problems
+    transitions = _transitions(doc)
+    problems = _graph_problems(doc, transitions)
+    if problems:
+        raise WorkflowDefinitionError(source, problems)
+    return _build(doc, source, transitions)
 
 
 def load_workflow_file(path: str | Path, *, known_roles: set[str],
                        known_tasks: set[str] | None = None) -> Workflow:
     """Read and validate one workflow file; errors name ``path`` as given."""
-    source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        raise WorkflowDefinitionError(
-            source, [("(file)", f"cannot be read: {exc.strerror}")]) from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise WorkflowDefinitionError(
-            source, [("(file)", f"not valid YAML{line}: {problem}")]) from None
-    if duplicates:
-        raise WorkflowDefinitionError(source, duplicates)
-    return load_workflow(data, source=source, known_roles=known_roles, known_tasks=known_tasks)
+        data = read_yaml(path)
+    except MetadataError as exc:
+        raise WorkflowDefinitionError(exc.source, exc.problems) from None
+    return load_workflow(data, source=str(path), known_roles=known_roles, known_tasks=known_tasks)
+
+
+def check_against_entity(wf: Workflow, entity: EntityMeta) -> None:
+    """The fields a workflow names must exist on its entity: the state field, and
+    the warehouse links its scope rules name."""
+    problems = []
+    if wf.state_field not in entity.fields:
+        problems.append(("state_field", f"{wf.state_field!r} is not a field of {entity.name}"))
+
+    def check_scope(key: str, name: str | None) -> None:
+        if name is None:
+            return
+        f = entity.fields.get(name)
+        if f is None or f.type != "link" or f.target != "Warehouse":
+            problems.append((key, f"{name!r} must be a link field of {entity.name} to Warehouse"))
+
+    check_scope("scope_field", wf.scope_field)
+    for t in wf.transitions:
+        check_scope(f"{t.where}.scope", t.scope)
+    for i, step in enumerate(wf.steps.values()):
+        check_scope(f"steps[{i}].scope", step.scope)
+    if wf.scope_field is None and not entity.scope_fields:
+        pass  # an unscoped document: every user with the role may act
+    if problems:
+        raise WorkflowDefinitionError(wf.source, list(dict.fromkeys(problems)))
 
 
 def load_workflows(folder: str | Path, *, known_roles: set[str],
-                   known_tasks: set[str] | None = None) -> dict[str, Workflow]:
-    """Every ``*.yaml`` / ``*.yml`` in ``folder``, keyed by entity (one workflow per entity)."""
+                   known_tasks: set[str] | None = None,
+                   entities: Mapping[str, EntityMeta] | None = None) -> dict[str, Workflow]:
+    """Every ``*.yaml`` / ``*.yml`` in ``folder``, keyed by entity (one workflow per
+    entity); with ``entities``, each is checked against its entity."""
     workflows: dict[str, Workflow] = {}
     folder = Path(folder)
     paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
@@ -333,7 +439,9 @@ def load_workflows(folder: str | Path, *, known_roles: set[str],
             raise WorkflowDefinitionError(str(path), [(
                 "entity", f"{wf.entity} already has a workflow in "
                           f"{workflows[wf.entity].source}; one workflow per entity")])
+        if entities is not None:
+            if wf.entity not in entities:
+                raise WorkflowDefinitionError(str(path), [("entity", f"{wf.entity!r} is not a defined entity")])
+            check_against_entity(wf, entities[wf.entity])
         workflows[wf.entity] = wf
     return workflows
-
-

@@ -7,15 +7,13 @@ append-only audit trail. ``create_app`` installs it explicitly.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.actor import current_actor
 from app.domain.clock import utcnow
 from app.records.audit import audit_rows, write_rows
-from app.records.guard import SERVICE_WRITE, check_workflow_state
+from app.records.guard import check_workflow_state, forget, is_authorized
 from app.records.naming import assign_name
 from app.records.scope import check_committed_scope, check_scope
 from app.records.validation import check_record, entity_of
@@ -27,10 +25,6 @@ _PENDING = "medtrace_pending_audit"
 
 def _before_flush(session: Session, flush_context, instances) -> None:
     actor = current_actor()
-    # services check scope themselves (e.g. a transit location belongs to no
-    # warehouse); the generic screens and APIs are checked here
-    if session.info.get(SERVICE_WRITE):
-        actor = replace(actor, warehouse_ids=None)
     now = utcnow()
     pending = session.info.setdefault(_PENDING, [])
     for obj in list(session.new):
@@ -42,7 +36,8 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if entity.naming and not getattr(obj, "name", None):
             assign_name(session, obj, entity.naming, now)
         check_record(obj, entity)
-        check_scope(obj, entity, actor, creating=True)
+        if not is_authorized(session, obj):
+            check_scope(obj, entity, actor, creating=True)
         check_workflow_state(session, obj, creating=True)
         if entity.audit:
             pending.append((obj, entity, None))
@@ -52,16 +47,18 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             continue
         obj.updated_by = actor.username
         check_record(obj, entity)
-        check_scope(obj, entity, actor, creating=False)
+        if not is_authorized(session, obj):  # the engine checked the action's own scope
+            check_scope(obj, entity, actor, creating=False)
+            check_committed_scope(obj, entity, actor)
         check_workflow_state(session, obj, creating=False)
-        check_committed_scope(obj, entity, actor)
         if entity.audit:
             pending.append((obj, entity, audit_rows(obj, entity, "update", actor, now)))
     for obj in list(session.deleted):
         entity = entity_of(obj)
         if entity is None:
             continue
-        check_scope(obj, entity, actor, creating=False)
+        if not is_authorized(session, obj):
+            check_scope(obj, entity, actor, creating=False)
         check_workflow_state(session, obj, creating=False)
         if entity.audit:
             pending.append((obj, entity, audit_rows(obj, entity, "delete", actor, now)))
@@ -88,9 +85,15 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        forget(session)
+
+
 def install(session_class=Session) -> None:
     """Register the record rules on ``session_class`` (idempotent)."""
     for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
-                     ("after_rollback", _after_rollback)):
+                     ("after_rollback", _after_rollback),
+                     ("after_transaction_end", _after_transaction_end)):
         if not event.contains(session_class, name, fn):
             event.listen(session_class, name, fn)

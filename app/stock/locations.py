@@ -8,15 +8,38 @@ import sqlalchemy as sa
 
 from app.context import ServiceContext
 from app.domain.errors import ValidationFailed
+from app.records.guard import authorize
+
+VIRTUAL_NAMES = {"supplier": "Suppliers 供应商", "customer": "Customers 客户",
+                 "loss": "Inventory loss 盘亏", "scrap": "Scrap 报废", "repair": "Repair vendors 维修商"}
+
 
 def virtual_location(ctx: ServiceContext, kind: str):
+    """The shared virtual place of ``kind`` (supplier, customer, loss ...),
+    created on first use. It belongs to no warehouse: the engine creates it on
+    behalf of whoever posts, whatever their scope."""
     L = ctx.models["Location"]
     loc = ctx.session.execute(sa.select(L).where(L.kind == kind, L.warehouse_id.is_(None))
                               .order_by(L.id).limit(1)).scalar_one_or_none()
     if loc is None:
-        loc = L(code=kind.upper(), name=kind.title(), kind=kind)
+        loc = L(code=kind.upper(), name=VIRTUAL_NAMES.get(kind, kind.title()), kind=kind)
+        authorize(ctx.session, loc)
         ctx.session.add(loc)
         ctx.session.flush()
+    return loc
+
+
+def transit_location(ctx: ServiceContext, document) -> Any:
+    """The in-transit place of one transfer: its stock is on the truck, in
+    neither warehouse. Created when the goods are shipped."""
+    if document.transit_location_id:
+        return document.transit_location
+    L = ctx.models["Location"]
+    loc = L(code=f"TRANSIT/{document.name}", name=f"In transit {document.name}", kind="transit")
+    authorize(ctx.session, loc)
+    ctx.session.add(loc)
+    ctx.session.flush()
+    document.transit_location = loc
     return loc
 
 

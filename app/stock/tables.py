@@ -38,6 +38,8 @@ def define_tables(md: sa.MetaData, meta: Metadata) -> None:
         sa.Index("ix_stock_move_serial", "serial_id"),
         sa.Index("ix_stock_move_document", "document_type", "document_id"),
         sa.Index("ix_stock_move_product", "product_id", "moved_at"),
+        # a move is reversed at most once, whatever two requests race to do
+        sa.Index("uq_stock_move_reversal", "reversal_of_id", unique=True),
         info={"append_only": True},
     )
     # One row per product x lot x serial x location x status. 0 stands for "no lot"

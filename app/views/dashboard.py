@@ -19,6 +19,7 @@ class MedTraceIndexView(IndexView):
         user = g.get("user")
         if user is None or not user.is_authenticated:
             return redirect(url_for("AuthDBView.login"))
-        figures = dashboard_figures(db.session, runtime().models, current_actor())
+        rt = runtime()
+        figures = dashboard_figures(db.session, rt.models, current_actor(), rt.workflows)
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                     figures=figures)

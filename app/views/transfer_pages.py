@@ -7,28 +7,19 @@ button and an API call take exactly the same path.
 """
 from __future__ import annotations
 
-import datetime as dt
 
-import sqlalchemy as sa
 from flask import abort
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from sqlalchemy.orm import joinedload, selectinload
 
 from app.actor import current_actor
 from app.domain.errors import NotFound
-from app.domain.quantities import format_quantity
 from app.i18n import current_language, lazy
 from app.runtime import Runtime
 from app.web.requests import service_context
-from app.services import transfers
+from app.transfers.board import transfer_board, transfer_page
 
 BOARD_MENU = "TransferBoard"
-# Finished transfers (closed, rejected, cancelled) stay on the board this long.
-FINISHED_DAYS = 14
-# More transfers than this in one state are summarised as "and N more".
-CARDS_PER_STATE = 60
-APPROVAL_ACTIONS = ("approve", "reject")
 
 TEXT = {
     "board": {"en": "Transfer board", "zh": "调拨看板"},
@@ -170,130 +161,6 @@ class Texts:
         return {k: self(k) for k in JS_TEXT}
 
 
-def _day(value) -> str:
-    if not value:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
-
-
-def _when(iso: str | None) -> str:
-    return (iso or "").replace("T", " ")[:19]
-
-
-# ------------------------------------------------------------------------- board
-def board_data(ctx, lang: str, today: dt.date | None = None) -> dict:
-    """Everything the board shows, grouped by workflow state, in one query for
-    the transfers (warehouses and lines loaded with it)."""
-    wf = transfers.workflow(ctx)
-    m = ctx.models
-    T, TL = m["TransferOrder"], m["TransferLine"]
-    today = today or dt.date.today()
-    final = [s for s in wf.states if wf.is_final(s)]
-    cutoff = ctx.now() - dt.timedelta(days=FINISHED_DAYS)
-    stmt = (sa.select(T)
-            .options(joinedload(T.from_warehouse), joinedload(T.to_warehouse),
-                     selectinload(T.lines).joinedload(TL.product))
-            .where(sa.or_(T.state.not_in(final), T.updated_at >= cutoff))
-            .order_by(sa.case((T.priority == "urgent", 0), else_=1),
-                      T.requested_date.is_(None), T.requested_date, T.id))
-    scope = ctx.actor.warehouse_ids
-    if scope is not None:
-        ids = list(scope)
-        stmt = stmt.where(sa.or_(T.from_warehouse_id.in_(ids), T.to_warehouse_id.in_(ids)))
-    rows = ctx.session.execute(stmt).unique().scalars().all()
-
-    columns = {name: [] for name in wf.states}
-    pending, overdue_count = [], 0
-    for t in rows:
-        card = _card(ctx, wf, t, lang, today, final)
-        overdue_count += card["overdue"]
-        columns.setdefault(t.state, []).append(card)
-        if any(a["action"] in APPROVAL_ACTIONS for a in card["actions"]):
-            pending.append(card)
-
-    def column(name):
-        cards = columns.get(name, [])
-        return {"state": name, "label": wf.state_label(name, lang) if name in wf.states else name,
-                "final": name in final, "count": len(cards), "cards": cards[:CARDS_PER_STATE],
-                "more": max(0, len(cards) - CARDS_PER_STATE)}
-
-    return {"pending": pending,
-            "active": [column(s) for s in wf.states if s not in final],
-            "finished": [column(s) for s in wf.states if s in final],
-            "state_labels": {s: wf.state_label(s, lang) for s in wf.states},
-            "finished_days": FINISHED_DAYS,
-            "total": len(rows), "overdue": overdue_count,
-            "carriers": _carriers(ctx)}
-
-
-def _card(ctx, wf, t, lang, today, final) -> dict:
-    overdue_days = 0
-    if t.state == "shipped" and t.expected_arrival and t.expected_arrival < today:
-        overdue_days = (today - t.expected_arrival).days
-    actions = [] if t.state in final else transfers.allowed_actions(ctx, t, lang)
-    return {
-        "id": t.id, "name": t.name, "state": t.state,
-        "from": t.from_warehouse.code, "from_name": t.from_warehouse.name,
-        "to": t.to_warehouse.code, "to_name": t.to_warehouse.name,
-        "priority": t.priority or "normal", "urgent": t.priority == "urgent",
-        "requested_date": _day(t.requested_date), "expected_arrival": _day(t.expected_arrival),
-        "overdue": bool(overdue_days), "overdue_days": overdue_days,
-        "lines": len(t.lines), "total_value": format_quantity(t.total_value or 0),
-        "reason": t.reason or "", "created_by": t.created_by or "",
-        "actions": [dict(a, to_label=wf.state_label(a["to"], lang)) for a in actions],
-    }
-
-
-def _carriers(ctx) -> list[dict]:
-    P = ctx.models["Partner"]
-    rows = ctx.session.execute(sa.select(P.code, P.name).where(P.kind == "carrier")
-                               .order_by(P.code)).all()
-    return [{"code": c, "name": n} for c, n in rows]
-
-
-# ------------------------------------------------------------------------ detail
-def detail_data(ctx, ref: str, lang: str) -> dict:
-    transfer = transfers.get_transfer(ctx, ref)  # NotFound outside the user's scope
-    wf = transfers.workflow(ctx)
-    data = transfers.transfer_detail(ctx, transfer, lang)
-    data["from_name"] = transfer.from_warehouse.name
-    data["to_name"] = transfer.to_warehouse.name
-    data["overdue"] = bool(transfer.state == "shipped" and transfer.expected_arrival
-                           and transfer.expected_arrival < dt.date.today())
-    for a in data["allowed_actions"]:
-        a["to_label"] = wf.state_label(a["to"], lang)
-    labels = {s: wf.state_label(s, lang) for s in wf.states}
-    action_labels = {}
-    for transition in wf.transitions:
-        action_labels.setdefault(transition.action, transition.label(lang))
-    for h in data["history"]:
-        h["from_label"] = labels.get(h["from"], h["from"])
-        h["to_label"] = labels.get(h["to"], h["to"])
-        h["action_label"] = action_labels.get(h["action"], h["action"])
-        h["at_text"], h["signed_at_text"] = _when(h["at"]), _when(h["signed_at"])
-    data["shipped_at_text"], data["received_at_text"] = _when(data["shipped_at"]), _when(data["received_at"])
-    data["in_transit_lines"] = _in_transit_lines(ctx, transfer)
-    data["carriers"] = _carriers(ctx)
-    return data
-
-
-def _in_transit_lines(ctx, transfer) -> list[dict]:
-    """What is still on the truck, per product, lot and serial: the receive form's rows."""
-    if not transfer.transit_location_id:
-        return []
-    m = ctx.models
-    B, P, Lot, S = m.table("stock_balance"), m["Product"], m["Lot"], m["Serial"]
-    rows = ctx.session.execute(
-        sa.select(P.sku, P.name, Lot.lot_number, S.serial_number, sa.func.sum(B.c.quantity))
-        .join(P, P.id == B.c.product_id)
-        .outerjoin(Lot, Lot.id == B.c.lot_id).outerjoin(S, S.id == B.c.serial_id)
-        .where(B.c.location_id == transfer.transit_location_id, B.c.quantity > 0)
-        .group_by(P.sku, P.name, Lot.lot_number, S.serial_number)
-        .order_by(P.sku, Lot.lot_number, S.serial_number)).all()
-    return [{"sku": sku, "name": name, "lot": lot, "serial": serial, "quantity": format_quantity(q)}
-            for sku, name, lot, serial, q in rows]
 
 
 # ------------------------------------------------------------------------- views
@@ -319,7 +186,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         @has_access
         def board(self):
             ctx = service_context()
-            data = board_data(ctx, language())
+            data = transfer_board(ctx, language())
             return self._page("medtrace/transfer_board.html", board=data,
                               title=Texts(language())("board"))
 
@@ -328,7 +195,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         def detail(self, ref):
             ctx = service_context()
             try:
-                data = detail_data(ctx, ref, language())
+                data = transfer_page(ctx, ref, language())
             except NotFound:
                 abort(404)
             return self._page("medtrace/transfer_detail.html", tr=data,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify
 
 from app.actor import set_resolver
+from app.api import documents as documents_api
 from app.api import inventory as inventory_api
 from app.api import transfers as transfers_api
 from app.crud import register_entities
@@ -12,7 +13,7 @@ from app.database import db
 from app.domain.errors import DomainError
 from app.i18n import current_language
 from app.runtime import Runtime
-from app.views import audit_pages, inventory_pages, transfer_pages
+from app.views import audit_pages, document_pages, inventory_pages, transfer_pages
 from app.web.requests import request_actor
 
 
@@ -21,9 +22,12 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     register_entities(appbuilder, runtime.models)
     inventory_api.register(appbuilder)
     transfers_api.register(appbuilder)
+    documents_api.register(appbuilder, runtime.workflows, runtime.meta)
     audit_pages.register(appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
-                     + transfer_pages.register(appbuilder, runtime))
+                     + transfer_pages.register(appbuilder, runtime)
+                     # transfers have purpose-built pages; every other workflow document the generic ones
+                     + document_pages.register(appbuilder, runtime, skip={"TransferOrder"}))
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

@@ -250,10 +250,11 @@ def test_submitting_notifies_approvers_through_a_job(api, app, people, unique):
     with app.app_context():
         J = app.extensions["medtrace"].models.table("job_run")
         rows = db.session.execute(sa.select(J).where(
-            J.c.func == "jobs.transfer_jobs.notify_approvers").order_by(J.c.id.desc())).all()
+            J.c.func == "jobs.document_jobs.run_task",
+            J.c.description.like("%notify_approvers%")).order_by(J.c.id.desc())).all()
         results = [json.loads(r.result) if isinstance(r.result, str) else r.result for r in rows
                    if r.state == "finished"]
-        mine = [r for r in results if r and r.get("transfer") == name]
+        mine = [r for r in results if r and r.get("document") == name]
         assert mine, [(r.state, r.error) for r in rows[:3]]
         assert "manager_sh" in mine[0]["notify"] and "manager_bj" not in mine[0]["notify"]
         assert "clerk_sh2" not in mine[0]["notify"]

@@ -2,12 +2,14 @@
 approval level added by editing YAML (and a role in roles.yaml)."""
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
 import yaml
 
-from support import PASSWORD, create_user, make_app
+from app.demo import gtin14
+from support import PASSWORD, create_user, gs1, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,16 +26,8 @@ def test_adding_an_approval_level_in_yaml(tmp_path, tmp_path_factory):
     wf_path = tmp_path / "workflows" / "transfer_approval.yaml"
     wf = yaml.safe_load(wf_path.read_text(encoding="utf-8"))
     wf["states"]["director_review"] = {"label": {"en": "Director approval", "zh": "总监审批"}}
-    # every manager approval that would finish now goes to the director first
-    for t in wf["transitions"]:
-        if t["action"] == "approve" and t["from"] == "submitted" and t["to"] == "approved":
-            t["to"] = "director_review"
-    wf["transitions"] += [
-        {"action": "approve", "from": "director_review", "to": "approved", "roles": ["director"],
-         "approval": True},
-        {"action": "reject", "from": "director_review", "to": "rejected", "roles": ["director"],
-         "require_comment": True},
-    ]
+    # one entry: every transfer passes the director last, whatever route it took
+    wf["approvals"]["levels"].append({"state": "director_review", "roles": ["director"]})
     wf_path.write_text(yaml.safe_dump(wf, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     app = make_app("sqlite", tmp_path_factory, MEDTRACE_ROOT=str(tmp_path))
@@ -61,6 +55,24 @@ def test_adding_an_approval_level_in_yaml(tmp_path, tmp_path_factory):
     assert r.status_code == 403 and "director" in r.json["message"]
     r = client.post(f"/api/v1/transfers/{name}/actions/approve", headers=api("boss"), json={})
     assert r.status_code == 200 and r.json["state"] == "approved"
+
+    # a class III transfer leaving the region passes QA, the region and then the director
+    expiry = dt.date.today() + dt.timedelta(days=900)
+    r = client.post("/api/v1/receipts/", headers=api("admin"), json={
+        "supplier": "SUP-MDT", "warehouse": "SH01", "lines": [
+            {"barcode": gs1(gtin14("069012345678"), "DIRLOT1", expiry), "quantity": "5"}]})
+    assert r.status_code == 201, r.json
+    name = client.post("/api/v1/transfers/", headers=api("clerk_sh"), json={
+        "from_warehouse": "SH01", "to_warehouse": "BJ01",
+        "lines": [{"product": "CAT-0001", "quantity": "2"}]}).json["name"]
+    path = [client.post(f"/api/v1/transfers/{name}/actions/submit", headers=api("clerk_sh"),
+                        json={}).json["state"]]
+    for user, body in (("manager_sh", {}), ("qa_user", {"signature": {"password": PASSWORD}}),
+                       ("regional_ec", {}), ("boss", {})):
+        r = client.post(f"/api/v1/transfers/{name}/actions/approve", headers=api(user), json=body)
+        assert r.status_code == 200, r.json
+        path.append(r.json["state"])
+    assert path == ["submitted", "qa_review", "regional_review", "director_review", "approved"]
     with app.app_context():
         from app import db
         db.engine.dispose()

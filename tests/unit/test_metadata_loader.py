@@ -44,7 +44,7 @@ def test_unknown_field_type(project):
     err = load_error(project)
     assert err.source == str(path)
     assert err.key == "fields.size.type"
-    assert "Must be one of" in err.problem
+    assert "must be one of" in err.problem
 
 
 def test_link_to_missing_entity(project):
@@ -94,7 +94,7 @@ def test_missing_label(project):
 def test_missing_chinese_label(project):
     write_entity(project, "gadget", {"entity": "Gadget", "label": {"en": "G"}, "fields": {}})
     err = load_error(project)
-    assert err.key == "label.zh"
+    assert err.key == "label" and err.problem == "missing zh text"
 
 
 def test_unknown_key_is_reported(project):

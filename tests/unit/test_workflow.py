@@ -16,14 +16,19 @@ from app.domain.workflow import (
     TransitionConditionFailed,
     TransitionNotAllowed,
     WorkflowContextError,
-    WorkflowDefinitionError,
 )
-from app.meta.workflows import load_workflow, load_workflow_file, load_workflows
+from app.meta.workflows import (
+    WorkflowDefinitionError,
+    load_workflow,
+    load_workflow_file,
+    load_workflows,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "workflows" / "transfer_approval.yaml"
 ROLES = {"warehouse_clerk", "warehouse_manager", "qa", "finance", "regional_manager", "logistics", "admin"}
-TASKS = {"reserve_stock", "release_reservation", "notify_approvers", "notify_requester"}
+TASKS = {"reserve_stock", "release_reservation", "notify_approvers", "notify_requester",
+         "ship_goods", "receive_remaining"}
 SOURCE = "workflows/broken.yaml"
 
 CLERK = Actor(1, "li.clerk", frozenset({"warehouse_clerk"}))
@@ -442,7 +447,7 @@ def test_context_errors_are_reported_not_hidden(wf):
         wf.resolve("submitted", "approve", ctx, MANAGER)
     ctx = transfer("II")
     del ctx["total_value"]
-    with pytest.raises(WorkflowContextError, match=r"transitions\[2\]\.when could not be"):
+    with pytest.raises(WorkflowContextError, match=r"approvals\.levels\[0\]\.when could not be"):
         wf.resolve("submitted", "approve", ctx, MANAGER)
 
 
@@ -465,23 +470,13 @@ def test_route_is_chosen_before_the_role_check():
 # ─── a new approval level is data, not code ───────────────────────────────────────────
 
 def test_adding_a_director_level_changes_behaviour_without_code(tmp_path, wf):
+    """A level is one entry in the approval chain: every route passes through it."""
     data = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     data["states"]["director_review"] = {
         "label": {"en": "Director approval", "zh": "总监审批"},
         "on_enter": [{"task": "notify_approvers", "mode": "job"}]}
-    transitions = []
-    for t in data["transitions"]:
-        if t["action"] == "approve" and t["to"] == "approved":
-            # before each last step into 'approved': large transfers go to the director first
-            transitions.append({**t, "to": "director_review", "when": "total_value > 500000"})
-        transitions.append(t)
-    transitions += [
-        {"action": "approve", "from": "director_review", "to": "approved",
-         "roles": ["director"], "approval": True},
-        {"action": "reject", "from": "director_review", "to": "rejected", "roles": ["director"],
-         "require_comment": True},
-    ]
-    data["transitions"] = transitions
+    data["approvals"]["levels"].append(
+        {"state": "director_review", "roles": ["director"], "when": "total_value > 500000"})
     path = tmp_path / "transfer_approval.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
@@ -495,6 +490,12 @@ def test_adding_a_director_level_changes_behaviour_without_code(tmp_path, wf):
     assert run(wf, ctx, *steps)[-1] == "approved"
     assert run(custom, ctx, *steps, ("approve", director)) == [
         "draft", "submitted", "finance_review", "director_review", "approved"]
+    # class III and cross-region transfers pass through the new level too
+    heavy = transfer("III", total=600_000, from_region="east", to_region="west")
+    assert run(custom, heavy, ("submit", CLERK), ("approve", MANAGER), ("approve", QA, SIGNED),
+               ("approve", FINANCE), ("approve", REGIONAL), ("approve", director)) == [
+        "draft", "submitted", "qa_review", "finance_review", "regional_review",
+        "director_review", "approved"]
     # below the director's threshold nothing changes
     small = transfer("II", total=200_000)
     assert run(custom, small, *steps) == run(wf, small, *steps)

@@ -1,7 +1,11 @@
-/* Helpers shared by MedTrace's pages (receive, transfer board and detail).
- * Plain JavaScript, no dependencies; exposed as window.MedTrace. */
+/* Helpers shared by MedTrace's pages (receive, boards, document pages), and the
+ * workflow action buttons with their comment / electronic-signature dialog.
+ * Plain JavaScript, no dependencies; exposed as window.MedTrace. Every call goes to
+ * the REST API with the session cookie; the page reloads on success. */
 (function () {
   "use strict";
+
+  var FLASH_KEY = "medtrace-flash";
 
   /* JSON the server put in a <script type="application/json" id=...> block. */
   function readJson(id, fallback) {
@@ -29,5 +33,177 @@
     return node;
   }
 
-  window.MedTrace = { readJson: readJson, format: format, el: el };
+  var T = readJson("mt-text", {});
+  function text(key, values) { return format(T, key, values); }
+
+  /* POST JSON with the session cookie (and the CSRF token the page carries). */
+  function post(url, body) {
+    var headers = {"Content-Type": "application/json", "Accept": "application/json"};
+    var token = document.querySelector("meta[name=csrf-token]");
+    if (token) { headers["X-CSRFToken"] = token.getAttribute("content"); }
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(body || {})
+    }).then(function (response) {
+      return response.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = {message: raw.slice(0, 300)}; }
+        return {ok: response.ok, status: response.status, data: data};
+      });
+    }, function (err) {
+      return {ok: false, status: 0, data: {message: String(err)}};
+    });
+  }
+
+  // --- messages -----------------------------------------------------------------------
+  function showMessage(kind, message) {
+    var box = document.getElementById("mt-message");
+    if (!box) { window.alert(message); return; }
+    box.className = "alert alert-" + (kind === "error" ? "danger" : "success");
+    box.textContent = message;
+    box.hidden = false;
+    box.scrollIntoView({block: "nearest"});
+  }
+
+  function flashAndReload(message) {
+    try { window.sessionStorage.setItem(FLASH_KEY, message); } catch (e) { /* private mode */ }
+    window.location.reload();
+  }
+
+  function showPendingFlash() {
+    var message = null;
+    try {
+      message = window.sessionStorage.getItem(FLASH_KEY);
+      window.sessionStorage.removeItem(FLASH_KEY);
+    } catch (e) { /* ignore */ }
+    if (message) { showMessage("ok", message); }
+  }
+
+  function errorText(status, data) {
+    var msg = (data && (data.message || data.msg)) || "";
+    if (!msg && data && data.details && data.details.problems) { msg = data.details.problems.join("; "); }
+    return text("failed") + " (" + status + ")" + (msg ? ": " + msg : "");
+  }
+
+  function doneMessage(title, result) {
+    var state = result.data && (result.data.state_label || result.data.state);
+    return title + (state ? " → " + state : "") + " · " + text("done");
+  }
+
+  // --- the action dialog --------------------------------------------------------------
+  function injectStyle() {
+    if (document.getElementById("mt-dialog-style")) { return; }
+    var style = el("style", {id: "mt-dialog-style"});
+    style.textContent =
+      "dialog.mt-dialog{border:1px solid #999;border-radius:6px;padding:16px 18px;width:min(460px,92vw)}" +
+      "dialog.mt-dialog::backdrop{background:rgba(0,0,0,.35)}" +
+      "dialog.mt-dialog h4{margin-top:0}" +
+      "dialog.mt-dialog .mt-sign{background:#fcf8e3;border:1px solid #faebcc;padding:6px 8px;border-radius:4px;margin-bottom:8px}" +
+      "dialog.mt-dialog .mt-error{color:#a94442;font-weight:bold;margin:6px 0}" +
+      "dialog.mt-dialog .mt-buttons{display:flex;justify-content:flex-end;gap:6px;margin-top:10px}";
+    document.head.appendChild(style);
+  }
+
+  function field(labelText, input) {
+    return el("div", {className: "form-group"}, [el("label", {text: labelText, "for": input.id}), input]);
+  }
+
+  /* Extra inputs an action's effects read (the ship action: carrier, vehicle ...). */
+  var EXTRA = {
+    carrier: function () {
+      var select = el("select", {id: "mt-carrier", name: "carrier", className: "form-control"},
+                      [el("option", {value: "", text: text("choose")})]);
+      readJson("mt-carriers", []).forEach(function (c) {
+        select.appendChild(el("option", {value: c.code, text: c.code + " · " + c.name}));
+      });
+      return select;
+    },
+    vehicle: function () { return el("input", {type: "text", id: "mt-vehicle", name: "vehicle", className: "form-control", maxlength: "32"}); },
+    tracking_no: function () { return el("input", {type: "text", id: "mt-tracking", name: "tracking_no", className: "form-control", maxlength: "64"}); },
+    expected_arrival: function () { return el("input", {type: "date", id: "mt-eta", name: "expected_arrival", className: "form-control"}); }
+  };
+  var EXTRA_LABEL = {carrier: "carrier", vehicle: "vehicle", tracking_no: "tracking_no", expected_arrival: "eta"};
+
+  function openDialog(button) {
+    var d = button.dataset;
+    var needComment = d.comment === "1", needSignature = d.signature === "1";
+    var extras = (d.fields || "").split(",").filter(function (f) { return EXTRA[f]; });
+    injectStyle();
+    var old = document.getElementById("mt-dialog");
+    if (old) { old.remove(); }
+
+    var form = el("form", {method: "dialog", id: "mt-dialog-form"});
+    form.appendChild(el("h4", {text: d.label + " · " + d.title + (d.to ? "  (→ " + d.to + ")" : "")}));
+    var inputs = {};
+    if (needSignature) {
+      form.appendChild(el("div", {className: "mt-sign", id: "mt-sign-notice"}, [
+        el("span", {text: text("sign_notice") + " "}), el("strong", {id: "mt-meaning", text: d.meaning || ""})]));
+      inputs.password = el("input", {type: "password", id: "mt-password", name: "password",
+                                     className: "form-control", autocomplete: "current-password"});
+      form.appendChild(field(text("password"), inputs.password));
+    }
+    extras.forEach(function (f) { inputs[f] = EXTRA[f](); form.appendChild(field(text(EXTRA_LABEL[f]), inputs[f])); });
+    inputs.comment = el("textarea", {id: "mt-comment", name: "comment", rows: "3", className: "form-control", maxlength: "2000"});
+    form.appendChild(field(text(needComment ? "comment_required" : "comment_optional"), inputs.comment));
+    var error = el("div", {className: "mt-error", id: "mt-dialog-error", role: "alert"});
+    form.appendChild(error);
+    var submit = el("button", {type: "submit", className: "btn btn-primary", id: "mt-dialog-submit", text: text("confirm")});
+    var cancel = el("button", {type: "button", className: "btn btn-default", id: "mt-dialog-cancel", text: text("close")});
+    form.appendChild(el("div", {className: "mt-buttons"}, [cancel, submit]));
+
+    var dialog = el("dialog", {id: "mt-dialog", className: "mt-dialog"}, [form]);
+    document.body.appendChild(dialog);
+    cancel.addEventListener("click", function () { dialog.close(); dialog.remove(); });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      error.textContent = "";
+      var body = {};
+      var comment = inputs.comment.value.trim();
+      if (comment) { body.comment = comment; }
+      if (needComment && !comment) { error.textContent = text("need_comment"); inputs.comment.focus(); return; }
+      if (needSignature) {
+        if (!inputs.password.value) { error.textContent = text("need_password"); inputs.password.focus(); return; }
+        body.signature = {password: inputs.password.value};
+      }
+      extras.forEach(function (k) { if (inputs[k].value.trim()) { body[k] = inputs[k].value.trim(); } });
+      submit.disabled = true;
+      submit.textContent = text("working");
+      post(d.url, body).then(function (result) {
+        if (result.ok) { flashAndReload(doneMessage(d.title, result)); return; }
+        submit.disabled = false;
+        submit.textContent = text("confirm");
+        if (inputs.password) { inputs.password.value = ""; }
+        error.textContent = errorText(result.status, result.data);
+      });
+    });
+    dialog.showModal();
+    (inputs.password || inputs[extras[0]] || inputs.comment).focus();
+  }
+
+  function takeAction(button) {
+    var d = button.dataset;
+    if (d.comment === "1" || d.signature === "1" || d.fields) { openDialog(button); return; }
+    if (d.confirm && !window.confirm(d.confirm)) { return; }
+    button.disabled = true;
+    var label = button.textContent;
+    button.textContent = text("working");
+    post(d.url, {}).then(function (result) {
+      if (result.ok) { flashAndReload(doneMessage(d.title, result)); return; }
+      button.disabled = false;
+      button.textContent = label;
+      showMessage("error", d.title + ": " + errorText(result.status, result.data));
+    });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var target = ev.target.closest ? ev.target.closest("button.mt-action") : null;
+    if (!target) { return; }
+    ev.preventDefault();
+    takeAction(target);
+  });
+  document.addEventListener("DOMContentLoaded", showPendingFlash);
+
+  window.MedTrace = {
+    readJson: readJson, format: format, el: el, text: text, post: post, showMessage: showMessage,
+    flashAndReload: flashAndReload, errorText: errorText, doneMessage: doneMessage
+  };
 }());

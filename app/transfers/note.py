@@ -1,4 +1,4 @@
-"""PDF compliance documents rendered by WeasyPrint from templates in reports/.
+"""The transfer note (调拨单), a PDF rendered by WeasyPrint from reports/transfer_note.html.
 
 Each carries the document number, who generated it and when, page x of y and
 the signature history (name, time, meaning)."""
@@ -10,7 +10,7 @@ import jinja2
 from weasyprint import HTML
 
 from app.context import ServiceContext
-from app.services.transfers import transfer_detail
+from app.transfers.reads import transfer_detail
 
 LABELS = {
     "en": {"title": "Transfer note", "from": "From", "to": "To", "state": "State",

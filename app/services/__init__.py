@@ -1,1 +1,0 @@
-"""Service layer: one function per user action. No Flask imports here."""
