@@ -18,7 +18,7 @@ from app import jobqueue, records, transfers
 from app.cli import medtrace_cli
 from app.context import Settings
 from app.database import configure_sqlite, db
-from app.documents import history, notifications
+from app.documents import history, notifications, signed_changes
 from app.documents.registry import Registry
 from app.meta import customizations
 from app.meta.compiler import CompiledModels, compile_models
@@ -46,6 +46,7 @@ def engine_tables(md: sa.MetaData, meta: Metadata) -> None:
     naming.define_tables(md)
     customizations.define_tables(md)
     history.define_tables(md)
+    signed_changes.define_tables(md)
     jobqueue.define_tables(md)
     stock_tables.define_tables(md, meta)
 
@@ -96,7 +97,8 @@ def create_app(config: dict | None = None) -> Flask:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     root = Path(app.config["MEDTRACE_ROOT"])
 
-    records.install()
+    registry = document_registry()
+    records.install(derivations=registry.derivations)
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -104,7 +106,6 @@ def create_app(config: dict | None = None) -> Flask:
             db.engine.dispose()
         meta = MetadataLoader(root, customizations.stored_customizations(db.engine)).load()
         models = compiled_for(meta, root)
-        registry = document_registry()
         runtime = Runtime(meta=meta, models=models,
                           settings=Settings(root=root,
                                             udi_separator_chars=app.config["UDI_SEPARATOR_CHARS"]),

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.actor import Actor, current_actor
 from app.domain.clock import utcnow
-from app.domain.errors import Forbidden, NotFound, ValidationFailed
+from app.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class Directory(Protocol):
@@ -58,10 +59,22 @@ class ServiceContext:
     @contextlib.contextmanager
     def transaction(self):
         """Commit what the block did, or roll all of it back: a document posts
-        whole or not at all."""
+        whole or not at all. Two requests that race to create the same record
+        (a new lot, a naming number) or deadlock: the loser is told to retry."""
         try:
             yield
             self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise Conflict("another request changed the same records at the same time "
+                           f"({_constraint(exc)}); nothing was saved: try again",
+                           zh="另一请求同时修改了相同的记录，本次未保存：请重试") from None
+        except DBAPIError as exc:
+            self.session.rollback()
+            if _is_retryable(exc):
+                raise Conflict("the database was busy with the same records; nothing was saved: try again",
+                               zh="数据库正在处理相同的记录，本次未保存：请重试") from None
+            raise
         except BaseException:
             self.session.rollback()
             raise
@@ -94,3 +107,15 @@ class ServiceContext:
                             "ask an administrator for a data access grant",
                             zh=f"仓库 {wh.code} 不在您的数据权限范围内，请联系管理员授予数据权限")
         return wh
+
+
+def _constraint(exc: IntegrityError) -> str:
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name or str(exc.orig).splitlines()[0][:120]
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    """Deadlock or serialization failure (PostgreSQL), or a busy SQLite."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)

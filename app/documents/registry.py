@@ -16,6 +16,8 @@ from typing import Any, Callable, Mapping
 EffectFn = Callable[[Any, Any, dict], None]
 # (ctx, document) -> the values the workflow's conditions read (a Mapping, may be lazy)
 ContextFn = Callable[[Any, Any], Mapping[str, Any]]
+# (session, document) -> None: recompute what a document derives from its lines
+DeriveFn = Callable[[Any, Any], None]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Effect:
 class Registry:
     effects: dict[str, Effect] = field(default_factory=dict)
     contexts: dict[str, ContextFn] = field(default_factory=dict)
+    derivations: dict[str, DeriveFn] = field(default_factory=dict)
 
     def effect(self, name: str, run: EffectFn, schema: Any = None) -> None:
         if name in self.effects:
@@ -38,6 +41,11 @@ class Registry:
 
     def context(self, entity: str, build: ContextFn) -> None:
         self.contexts[entity] = build
+
+    def derive(self, entity: str, recompute: DeriveFn) -> None:
+        """``recompute(session, document)`` runs before every flush that changes
+        the document or one of its lines, whoever changes them."""
+        self.derivations[entity] = recompute
 
     def known(self) -> set[str]:
         """Effect names a workflow file may use."""

@@ -15,7 +15,7 @@ from typing import Iterable
 from app.meta import schemas
 from app.meta.files import MetadataError, load_document, read_yaml
 from app.meta.model import (
-    EntityMeta, FieldMeta, FormMeta, FormSection, Metadata, RoleMeta, RuleMeta, Vocabulary,
+    EntityMeta, FieldMeta, FormMeta, FormSection, Metadata, Regulated, RoleMeta, RuleMeta, Vocabulary,
 )
 
 WAREHOUSE = "Warehouse"
@@ -103,6 +103,7 @@ class MetadataLoader:
         entities = self._cross_check_entities(entities, vocabularies)
         forms = {name: self._form(src, data, entities) for name, (src, data) in raw_forms.items()}
         roles = self._roles(*raw_roles, entities)
+        self._check_regulated_roles(entities, set(roles))
         modules = load_document(schemas.ModulesFileSchema(), raw_modules[1], raw_modules[0])["modules"]
         for entity in entities.values():
             if entity.module not in modules and modules:
@@ -143,6 +144,8 @@ class MetadataLoader:
                 length=spec.get("length"), scale=spec.get("scale", 4),
                 default=spec.get("default"), read_only=spec.get("read_only", False),
                 core=spec.get("core", False), vocabulary=spec.get("vocabulary"),
+                regulated=Regulated(frozenset(spec["regulated"]["roles"]),
+                                    spec["regulated"].get("signature")) if spec.get("regulated") else None,
                 option_labels=dict(options) if isinstance(options, dict) else {},
             )
         scope = doc.get("scope") or {}
@@ -153,7 +156,7 @@ class MetadataLoader:
             table_of=doc.get("table_of"), core=doc.get("core", False), audit=doc.get("audit", True),
             editable=doc.get("editable", True),
             rules=tuple(RuleMeta(r["expr"], r["message"]) for r in doc.get("rules", ())),
-            scope_fields=scope_fields,
+            scope_fields=scope_fields, scope_by_stock=bool(scope.get("stock")),
             unique_together=tuple(tuple(u) for u in doc.get("unique_together", ())),
         )
         for i, group in enumerate(entity.unique_together):
@@ -240,6 +243,16 @@ class MetadataLoader:
             read_only=tuple(doc.get("read_only", ())),
             show_if=dict(doc.get("show_if", {})),
         )
+
+    @staticmethod
+    def _check_regulated_roles(entities: dict[str, EntityMeta], roles: set[str]) -> None:
+        for entity in entities.values():
+            problems = [(f"fields.{f.name}.regulated.roles", f"unknown role {r!r}; known roles: "
+                                                              f"{', '.join(sorted(roles | {'admin'}))}")
+                        for f in entity.regulated() for r in sorted(f.regulated.roles)
+                        if r not in roles and r != "admin"]
+            if problems:
+                raise MetadataError(entity.source, problems=problems)
 
     @staticmethod
     def _roles(source: str, data: dict, entities: dict[str, EntityMeta]) -> dict[str, RoleMeta]:

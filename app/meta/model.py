@@ -11,6 +11,15 @@ def snake_case(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Regulated:
+    """A compliance-critical field: only these roles change it (``admin`` is
+    FAB's Admin), with an electronic signature of this meaning where given."""
+
+    roles: frozenset[str]
+    signature: str | None = None
+
+
+@dataclass(frozen=True)
 class FieldMeta:
     name: str
     type: str
@@ -26,6 +35,7 @@ class FieldMeta:
     read_only: bool = False
     core: bool = False
     vocabulary: str | None = None
+    regulated: Regulated | None = None
     # enum options' labels, {option: {en, zh}}, from the field or its vocabulary
     option_labels: dict[str, dict[str, str]] = field(default_factory=dict, hash=False, compare=False)
 
@@ -61,6 +71,8 @@ class EntityMeta:
     editable: bool = True
     rules: tuple[RuleMeta, ...] = ()
     scope_fields: tuple[str, ...] = ()
+    # the record belongs to the warehouses whose stock holds it (lots, serials)
+    scope_by_stock: bool = False
     unique_together: tuple[tuple[str, ...], ...] = ()
 
     @property
@@ -88,6 +100,9 @@ class EntityMeta:
 
     def tables(self) -> list[FieldMeta]:
         return [f for f in self.fields.values() if f.type == "table"]
+
+    def regulated(self) -> list[FieldMeta]:
+        return [f for f in self.fields.values() if f.regulated is not None]
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,16 @@ class Options(fields.Field):
         raise ValidationError("must be a list of values or a mapping of values to labels")
 
 
+class RegulatedSchema(Schema):
+    """Who may change a regulated field, and whether the change is signed."""
+
+    class Meta:
+        unknown = RAISE
+
+    roles = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    signature = fields.String(validate=validate.OneOf(["approval", "review", "responsibility"]))
+
+
 class FieldSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -75,6 +85,7 @@ class FieldSchema(Schema):
     read_only = fields.Boolean()
     core = fields.Boolean()
     description = Label()
+    regulated = fields.Nested(RegulatedSchema)
 
     @validates_schema
     def check_type_options(self, data, **kwargs):
@@ -114,11 +125,14 @@ class ScopeSchema(Schema):
 
     field = fields.String()
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields")
+    # the record's warehouses are those whose stock holds it (lots, serials)
+    stock = fields.Boolean()
 
     @validates_schema
     def one_of(self, data, **kwargs):
-        if bool(data.get("field")) == bool(data.get("fields")):
-            raise ValidationError("give either field or fields")
+        given = [bool(data.get("field")), bool(data.get("fields")), bool(data.get("stock"))]
+        if sum(given) != 1:
+            raise ValidationError("give one of field, fields or stock: true")
 
 
 class EntitySchema(Schema):

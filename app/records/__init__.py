@@ -15,15 +15,37 @@ from app.domain.clock import utcnow
 from app.records.audit import audit_rows, write_rows
 from app.records.guard import check_workflow_state, forget, is_authorized
 from app.records.naming import assign_name
+from app.records.regulated import check_regulated
+from app.records.regulated import forget as forget_signed
 from app.records.scope import check_committed_scope, check_scope
 from app.records.validation import check_record, entity_of
 
 # Rows to audit are collected before the flush (while history is available)
 # and written after it (when new rows have their ids).
 _PENDING = "medtrace_pending_audit"
+# entity -> recompute(session, document): values a document derives from its lines
+_DERIVATIONS: dict = {}
+
+
+def _derive(session: Session) -> None:
+    """Recompute derived values of every document whose lines (or itself) change
+    in this flush, before the rules check them: a total never goes stale."""
+    if not _DERIVATIONS:
+        return
+    documents = {}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        entity = entity_of(obj)
+        if entity is None:
+            continue
+        target = getattr(obj, "parent", None) if entity.table_of else obj
+        if target is not None and entity_of(target).name in _DERIVATIONS and target not in session.deleted:
+            documents[id(target)] = target
+    for document in documents.values():
+        _DERIVATIONS[entity_of(document).name](session, document)
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
+    _derive(session)
     actor = current_actor()
     now = utcnow()
     pending = session.info.setdefault(_PENDING, [])
@@ -47,8 +69,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
             continue
         obj.updated_by = actor.username
         check_record(obj, entity)
+        check_regulated(session, obj, entity, actor)
         if not is_authorized(session, obj):  # the engine checked the action's own scope
-            check_scope(obj, entity, actor, creating=False)
+            check_scope(obj, entity, actor, creating=False, session=session)
             check_committed_scope(obj, entity, actor)
         check_workflow_state(session, obj, creating=False)
         if entity.audit:
@@ -58,7 +81,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if entity is None:
             continue
         if not is_authorized(session, obj):
-            check_scope(obj, entity, actor, creating=False)
+            check_scope(obj, entity, actor, creating=False, session=session)
         check_workflow_state(session, obj, creating=False)
         if entity.audit:
             pending.append((obj, entity, audit_rows(obj, entity, "delete", actor, now)))
@@ -88,10 +111,13 @@ def _after_rollback(session: Session) -> None:
 def _after_transaction_end(session: Session, transaction) -> None:
     if transaction.parent is None:
         forget(session)
+        forget_signed(session)
 
 
-def install(session_class=Session) -> None:
-    """Register the record rules on ``session_class`` (idempotent)."""
+def install(session_class=Session, derivations: dict | None = None) -> None:
+    """Register the record rules on ``session_class`` (idempotent), with the
+    derivations the concepts registered."""
+    _DERIVATIONS.update(derivations or {})
     for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
                      ("after_rollback", _after_rollback),
                      ("after_transaction_end", _after_transaction_end)):

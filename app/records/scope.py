@@ -34,11 +34,25 @@ def committed_scope(obj, entity: EntityMeta) -> list:
     return values
 
 
-def check_scope(obj: Any, entity: EntityMeta, actor: Actor, creating: bool) -> None:
+def check_scope(obj: Any, entity: EntityMeta, actor: Actor, creating: bool,
+                session=None) -> None:
     """A user may only write records whose owning warehouse (the first scope
     field, e.g. a transfer's source) is granted to them; a line follows its
-    document. Seeing a record (any scope field) does not let one change it."""
+    document. Seeing a record (any scope field) does not let one change it. A
+    lot or serial (``scope: {stock: true}``) belongs to every warehouse whose
+    stock holds it."""
     if actor.warehouse_ids is None:
+        return
+    if entity.scope_by_stock:
+        if not creating and session is not None:
+            held = held_in(session, obj, entity)
+            outside = held - actor.warehouse_ids
+            if outside:
+                raise Forbidden(
+                    f"{entity.label['en']}: held in warehouses outside your data scope "
+                    f"({len(outside)}); only a user who sees every warehouse holding it may change it",
+                    zh=f"{entity.label['zh']}：在您数据权限范围以外的仓库有库存（{len(outside)} 个），"
+                       "只有能看到所有持有仓库的用户才能修改")
         return
     if entity.table_of:
         parent = getattr(obj, "parent", None)
@@ -55,6 +69,17 @@ def check_scope(obj: Any, entity: EntityMeta, actor: Actor, creating: bool) -> N
             f"{entity.label['en']}: warehouse outside your data scope; "
             "ask an administrator for a data access grant",
             zh=f"{entity.label['zh']}：仓库不在您的数据权限范围内，请联系管理员授予数据权限")
+
+
+def held_in(session, obj: Any, entity: EntityMeta) -> set[int]:
+    """Warehouses whose real stock holds the record (a lot or a serial)."""
+    balances = type(obj).metadata.tables.get("stock_balance")
+    if balances is None or obj.id is None:
+        return set()
+    column = balances.c[f"{entity.table}_id"]
+    rows = session.execute(sa.select(balances.c.warehouse_id).where(
+        column == obj.id, balances.c.is_real, balances.c.quantity > 0).distinct())
+    return {r[0] for r in rows if r[0] is not None}
 
 
 def check_committed_scope(obj: Any, entity: EntityMeta, actor: Actor) -> None:

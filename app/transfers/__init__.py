@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from app.documents.registry import Registry
 from app.transfers import exceptions, receiving, reservation, shipping
-from app.transfers.requests import ENTITY, transfer_context
+from app.transfers.requests import ENTITY, derive_transfer, transfer_context
 
 
 def register(registry: Registry) -> None:
     registry.context(ENTITY, transfer_context)
+    registry.derive(ENTITY, derive_transfer)
     registry.effect("reserve_stock", reservation.reserve_stock)
     registry.effect("release_reservation", reservation.release_reservation)
     registry.effect("ship_goods", shipping.ship_goods, schema=shipping.ShippingDetails)

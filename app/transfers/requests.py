@@ -85,9 +85,20 @@ def new_line(ctx: ServiceContext, line: dict, where: str):
                              picked_qty=ZERO, shipped_qty=ZERO, received_qty=ZERO)
 
 
+def derive_transfer(session, transfer) -> None:
+    """Lines added any way (this service, the generic API, a screen) are priced
+    from the product master; the stored total follows the lines."""
+    live = [line for line in transfer.lines if line not in session.deleted]
+    for line in live:
+        if line.unit_price is None and line.product is not None:
+            line.unit_price = line.product.unit_price or ZERO
+    transfer.total_value = sum((line_value(line) for line in live), ZERO)
+
+
 def line_value(line) -> Decimal:
-    price = line.unit_price if line.unit_price is not None else (line.product.unit_price or ZERO)
-    return price * (line.quantity or ZERO)
+    product = line.product
+    price = line.unit_price if line.unit_price is not None else (product.unit_price if product else None)
+    return (price or ZERO) * (line.quantity or ZERO)
 
 
 def total_value(transfer) -> Decimal:

@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 from app.actor import set_resolver
 from app.api import documents as documents_api
 from app.api import inventory as inventory_api
+from app.api import regulated as regulated_api
 from app.api import transfers as transfers_api
 from app.crud import register_entities
 from app.database import db
@@ -23,6 +24,7 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     inventory_api.register(appbuilder)
     transfers_api.register(appbuilder)
     documents_api.register(appbuilder, runtime.workflows, runtime.meta)
+    regulated_api.register(appbuilder, runtime.meta)
     audit_pages.register(appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
                      + transfer_pages.register(appbuilder, runtime)
