@@ -209,13 +209,15 @@ KEY_FUNCTIONS = [
     ("driver: psycopg Cursor.execute", "psycopg/cursor.py", "execute"),
     ("driver: psycopg Cursor.executemany", "psycopg/cursor.py", "executemany"),
     ("driver: psycopg waiting on the server (Connection.wait)", "psycopg/connection.py", "wait"),
-    ("app: records._before_flush (naming, CEL rules, scope)", "app/records.py", "_before_flush"),
-    ("app: records._after_flush (audit_log rows)", "app/records.py", "_after_flush"),
-    ("app: ledger.StockLedger.post_moves", "app/services/ledger.py", "post_moves"),
-    ("app: inventory.allocate_lines", "app/services/inventory.py", "allocate_lines"),
-    ("app: inventory.stock_candidates", "app/services/inventory.py", "stock_candidates"),
-    ("app: allocation.allocate", "app/domain/allocation.py", "allocate"),
-    ("app: ServiceContext.find (one query per looked-up line)", "app/services/context.py", "find"),
+    ("app: records._before_flush (naming, CEL rules, scope)", "app/records/__init__.py", "_before_flush"),
+    ("app: records._after_flush (audit_log rows)", "app/records/__init__.py", "_after_flush"),
+    ("app: StockLedger.post_moves", "app/stock/ledger.py", "post_moves"),
+    ("app: allocation.allocate_lines", "app/stock/allocation.py", "allocate_lines"),
+    ("app: allocation.stock_candidates", "app/stock/allocation.py", "stock_candidates"),
+    ("app: domain allocate", "app/domain/allocation.py", "allocate"),
+    ("app: ServiceContext.find (one query per looked-up line)", "app/context.py", "find"),
+    ("app: documents.engine.take_action", "app/documents/engine.py", "take_action"),
+    ("app: documents.engine.action_options", "app/documents/engine.py", "action_options"),
 ]
 
 

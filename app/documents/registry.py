@@ -32,7 +32,8 @@ class Effect:
 class Registry:
     effects: dict[str, Effect] = field(default_factory=dict)
     contexts: dict[str, ContextFn] = field(default_factory=dict)
-    derivations: dict[str, DeriveFn] = field(default_factory=dict)
+    # entity -> (recompute, the line fields whose change calls for it)
+    derivations: dict[str, tuple[DeriveFn, frozenset[str]]] = field(default_factory=dict)
 
     def effect(self, name: str, run: EffectFn, schema: Any = None) -> None:
         if name in self.effects:
@@ -42,10 +43,11 @@ class Registry:
     def context(self, entity: str, build: ContextFn) -> None:
         self.contexts[entity] = build
 
-    def derive(self, entity: str, recompute: DeriveFn) -> None:
-        """``recompute(session, document)`` runs before every flush that changes
-        the document or one of its lines, whoever changes them."""
-        self.derivations[entity] = recompute
+    def derive(self, entity: str, recompute: DeriveFn, line_fields: tuple[str, ...]) -> None:
+        """``recompute(session, document)`` runs before every flush that adds the
+        document, adds or removes one of its lines, or changes ``line_fields`` of
+        one, whoever does it."""
+        self.derivations[entity] = (recompute, frozenset(line_fields))
 
     def known(self) -> set[str]:
         """Effect names a workflow file may use."""

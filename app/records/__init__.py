@@ -7,7 +7,7 @@ append-only audit trail. ``create_app`` installs it explicitly.
 """
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from app.actor import current_actor
@@ -23,25 +23,38 @@ from app.records.validation import check_record, entity_of
 # Rows to audit are collected before the flush (while history is available)
 # and written after it (when new rows have their ids).
 _PENDING = "medtrace_pending_audit"
-# entity -> recompute(session, document): values a document derives from its lines
+# entity -> (recompute(session, document), line fields that call for it)
 _DERIVATIONS: dict = {}
 
 
 def _derive(session: Session) -> None:
-    """Recompute derived values of every document whose lines (or itself) change
-    in this flush, before the rules check them: a total never goes stale."""
+    """Recompute derived values of every document added, or whose lines are
+    added, removed or changed in a field the derivation reads, in this flush,
+    before the rules check them: a total never goes stale."""
     if not _DERIVATIONS:
         return
     documents = {}
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    for obj in (*session.new, *session.deleted):
+        _collect(session, obj, documents)
+    for obj in session.dirty:
         entity = entity_of(obj)
-        if entity is None:
+        if entity is None or not entity.table_of:
             continue
-        target = getattr(obj, "parent", None) if entity.table_of else obj
-        if target is not None and entity_of(target).name in _DERIVATIONS and target not in session.deleted:
-            documents[id(target)] = target
+        parent = getattr(obj, "parent", None)
+        rule = _DERIVATIONS.get(entity_of(parent).name) if parent is not None else None
+        if rule and any(inspect(obj).attrs[f].history.has_changes() for f in rule[1]):
+            _collect(session, obj, documents)
     for document in documents.values():
-        _DERIVATIONS[entity_of(document).name](session, document)
+        _DERIVATIONS[entity_of(document).name][0](session, document)
+
+
+def _collect(session: Session, obj, documents: dict) -> None:
+    entity = entity_of(obj)
+    if entity is None:
+        return
+    target = getattr(obj, "parent", None) if entity.table_of else obj
+    if target is not None and entity_of(target).name in _DERIVATIONS and target not in session.deleted:
+        documents[id(target)] = target
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:

@@ -9,7 +9,7 @@ from app.transfers.requests import ENTITY, derive_transfer, transfer_context
 
 def register(registry: Registry) -> None:
     registry.context(ENTITY, transfer_context)
-    registry.derive(ENTITY, derive_transfer)
+    registry.derive(ENTITY, derive_transfer, line_fields=("quantity", "unit_price", "product"))
     registry.effect("reserve_stock", reservation.reserve_stock)
     registry.effect("release_reservation", reservation.release_reservation)
     registry.effect("ship_goods", shipping.ship_goods, schema=shipping.ShippingDetails)
