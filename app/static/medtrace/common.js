@@ -29,5 +29,14 @@
     return node;
   }
 
-  window.MedTrace = { readJson: readJson, format: format, el: el };
+  /* Headers for a JSON POST from a page: JSON content type (even without a
+   * body) and the page's CSRF token, which the API checks for cookie sessions. */
+  function jsonHeaders() {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    var headers = {"Content-Type": "application/json", "Accept": "application/json"};
+    if (meta && meta.content) { headers["X-CSRFToken"] = meta.content; }
+    return headers;
+  }
+
+  window.MedTrace = { readJson: readJson, format: format, el: el, jsonHeaders: jsonHeaders };
 }());

@@ -50,7 +50,7 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      headers: window.MedTrace.jsonHeaders(),
       body: JSON.stringify(body || {})
     }).then(function (response) {
       return response.text().then(function (raw) {
