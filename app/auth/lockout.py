@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 KINDS = ("login", "signature", "password_change")
 REASONS = ("bad_password", "unknown_user", "inactive", "locked")
 _DEFERRED = "medtrace_auth_writes"
+_COUNTS = "medtrace_auth_counts"
 
 _failure = sa.table("auth_failure", sa.column("at", sa.DateTime), sa.column("username"),
                     sa.column("kind"), sa.column("reason"), sa.column("remote_addr"))
@@ -99,9 +100,15 @@ class Lockout:
         self.policy, self.clock = policy, clock
 
     def _state(self, session, key: str) -> tuple[int, dt.datetime | None]:
+        """Consecutive failures (stored, plus those of this transaction not
+        written yet) and the end of the current lock."""
         row = session.execute(sa.select(_lock.c.failures, _lock.c.locked_until)
                               .where(_lock.c.username == key)).first()
-        return (row.failures or 0, row.locked_until) if row else (0, None)
+        failures, until = (row.failures or 0, row.locked_until) if row else (0, None)
+        pending = _pending_counts(session).get(key)
+        if pending is not None:
+            failures = 0 if pending == "reset" else failures + pending
+        return failures, until
 
     def locked_until(self, session, username: str) -> dt.datetime | None:
         """When the lock on ``username`` ends, or None when it is not locked."""
@@ -118,6 +125,11 @@ class Lockout:
             locked_now = now + dt.timedelta(minutes=self.policy.minutes)
         row = {"at": now, "username": key or "(empty)", "kind": kind, "reason": reason,
                "remote_addr": (remote_addr or None) and remote_addr[:64]}
+        if reason != "locked":
+            counts = _pending_counts(session)
+            counts[key] = (0 if counts.get(key) in (None, "reset") else counts[key]) + 1
+            if locked_now is not None:
+                counts[key] = "reset"
         _after_transaction(session, lambda conn: self._write_failure(conn, row, count=reason != "locked"))
         return locked_now
 
@@ -125,6 +137,7 @@ class Lockout:
         key = account_key(username)
         failures, _ = self._state(session, key)
         if failures:
+            _pending_counts(session)[key] = "reset"
             _after_transaction(session, lambda conn: conn.execute(
                 _lock.update().where(_lock.c.username == key).values(failures=0)))
 
@@ -147,6 +160,14 @@ class Lockout:
                 failures=0, locked_until=now + dt.timedelta(minutes=self.policy.minutes)))
 
 
+def _pending_counts(session) -> dict:
+    """Failures recorded in this session's transaction and not written yet, per
+    account (or "reset"), so several attempts in one transaction still count."""
+    if isinstance(session, scoped_session):
+        session = session()
+    return session.info.setdefault(_COUNTS, {})
+
+
 def _after_transaction(session, write: Callable) -> None:
     """Run ``write(connection)`` in a transaction of its own once ``session``'s
     transaction has ended (now, when it has none)."""
@@ -160,12 +181,16 @@ def _after_transaction(session, write: Callable) -> None:
     if session.in_transaction():
         session.info.setdefault(_DEFERRED, []).append(run)
     else:
+        session.info.pop(_COUNTS, None)
         run()
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _run_deferred(session: Session, transaction) -> None:
-    if transaction.parent is not None or not session.info.get(_DEFERRED):
+    if transaction.parent is not None:
+        return
+    session.info.pop(_COUNTS, None)
+    if not session.info.get(_DEFERRED):
         return
     for run in session.info.pop(_DEFERRED):
         try:
