@@ -15,6 +15,7 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 
 from app import jobqueue, records
+from app.auth import audit as security_audit
 from app.auth import csrf, lockout
 from app.auth.keys import configure_secret_key
 from app.auth.manager import MedTraceSecurityManager
@@ -95,6 +96,7 @@ def create_app(config: dict | None = None) -> Flask:
     root = Path(app.config["MEDTRACE_ROOT"])
 
     records.install()
+    security_audit.install()  # users, roles and groups in the same audit trail
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

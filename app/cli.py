@@ -17,6 +17,7 @@ from app.database import db
 from app.demo import load_demo_data
 from app.jobqueue import enqueue
 from app.meta.sync import DestructiveChange, sync_schema
+from app.records import chain
 from app.security import sync_permissions
 from app.stock.ledger import StockLedger
 
@@ -107,6 +108,17 @@ def verify_ledger_command():
         click.echo(f"{len(problems)} differences found", err=True)
         sys.exit(1)
     click.echo("ledger verified: no differences between moves and balances")
+
+
+@medtrace_cli.command("verify-audit")
+def verify_audit_command():
+    """Check the audit trail's hash chain and seal; report the first break."""
+    with db.engine.connect() as conn:
+        report = chain.verify(conn)
+    if not report.ok:
+        click.echo(report.summary(), err=True)
+        sys.exit(1)
+    click.echo(report.summary())
 
 
 @medtrace_cli.command("job")
