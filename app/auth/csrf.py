@@ -29,6 +29,8 @@ TOKEN_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 NEED_JSON = ("a request made with the browser session must send a JSON body "
              "(Content-Type: application/json) or the page's X-CSRFToken header",
              "使用浏览器会话发出的请求必须以 JSON 格式发送（Content-Type: application/json）或带有页面的 X-CSRFToken 请求头")
+EXPIRED = ("the form's security token is missing or has expired: reload the page and try again",
+           "表单安全令牌缺失或已过期：请刷新页面后重试")
 CROSS_SITE = ("refused: the request comes from another site ({origin})",
               "已拒绝：请求来自其他网站（{origin}）")
 
@@ -44,10 +46,9 @@ def install(app: Flask) -> CSRFProtect:
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
         if request.path.startswith("/api/") or request.is_json:
-            return _refuse(("the form's security token is missing or expired: reload the page "
-                            f"and try again ({exc.description})",
-                            "表单安全令牌缺失或已过期：请刷新页面后重试"), status=400)
-        return exc.description, 400
+            return _refuse(EXPIRED, status=400)
+        en, zh = EXPIRED
+        return f"{zh if current_language() == 'zh' else en} ({exc.description})", 400
     return csrf
 
 
