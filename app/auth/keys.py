@@ -94,7 +94,3 @@ def configure_secret_key(app) -> None:
         log.warning("%s: %s (accepted only because debug/testing is on)", name, problem)
     app.secret_key = app.config["SECRET_KEY"]
 
-
-if __name__ == "__main__":  # python -m app.auth.keys: write instance/secret_key
-    from config import INSTANCE_DIR
-    print(ensure_instance_key(INSTANCE_DIR))
