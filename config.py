@@ -23,7 +23,9 @@ def _env(name: str, default):
 class Config:
     APP_NAME = "MedTrace"
     APP_ICON = ""
-    SECRET_KEY = _env("SECRET_KEY", "change-me-in-production-medtrace")
+    # Signs session cookies and JWTs. Unset: <instance>/secret_key (run.py writes
+    # one); outside debug/testing a missing, shipped or short key stops start-up.
+    SECRET_KEY = _env("SECRET_KEY", "") or None
     # Embedded default: SQLite in instance/ (WAL mode). Set DATABASE_URL for PostgreSQL,
     # e.g. postgresql+psycopg://postgres@127.0.0.1:5432/medtrace
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'medtrace.db'}")
@@ -46,6 +48,7 @@ class Config:
     FAB_UPDATE_PERMS = False  # permissions are synced by `flask medtrace sync`
     FAB_API_MAX_PAGE_SIZE = 500
     FAB_INDEX_VIEW = "app.views.dashboard.MedTraceIndexView"
+    FAB_BASE_TEMPLATE = "medtrace/baselayout.html"  # adds the CSRF token for the pages' scripts
     BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "en")
     BABEL_DEFAULT_FOLDER = "translations"
     LANGUAGES = {
@@ -53,6 +56,19 @@ class Config:
         "zh": {"flag": "cn", "name": "简体中文"},
     }
     WTF_CSRF_ENABLED = _env("WTF_CSRF_ENABLED", True)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    # Cookies: never readable by scripts, not sent on cross-site requests, and
+    # Secure (HTTPS only) when SESSION_COOKIE_SECURE is on.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _env("REMEMBER_COOKIE_SECURE", False)  # on with SESSION_COOKIE_SECURE
+    # Passwords and lockout (sign-in form, JWT login and e-signatures alike).
+    PASSWORD_MIN_LENGTH = _env("PASSWORD_MIN_LENGTH", 10)
+    LOCKOUT_THRESHOLD = _env("LOCKOUT_THRESHOLD", 5)  # consecutive failures; 0 turns lockout off
+    LOCKOUT_MINUTES = _env("LOCKOUT_MINUTES", 15)
     JWT_ACCESS_TOKEN_EXPIRES = 3600
     RATELIMIT_ENABLED = False
     LOAD_DEMO = _env("MEDTRACE_LOAD_DEMO", False)

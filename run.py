@@ -3,18 +3,23 @@
     python run.py            # http://127.0.0.1:8080
 
 It syncs the schema, loads demo data (and ~300 moves of history) on first
-start and prints the admin password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
+start and prints the admin password once. Without SECRET_KEY in the
+environment it generates a random key once and keeps it in instance/secret_key. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
 """
 from __future__ import annotations
 
 import os
 
 from app import create_app, db
+from app.auth.keys import ensure_instance_key
 from app.cli import ensure_admin, run_sync
 from app.demo import load_demo_data
 
 
 def main() -> None:
+    if not os.environ.get("SECRET_KEY"):
+        from config import INSTANCE_DIR
+        ensure_instance_key(INSTANCE_DIR)  # a random key, kept in instance/secret_key (0600)
     app = create_app()
     with app.app_context():
         run_sync()

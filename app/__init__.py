@@ -15,6 +15,10 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 
 from app import jobqueue, records, transfers
+from app.auth import audit as security_audit
+from app.auth import csrf, lockout
+from app.auth.keys import configure_secret_key
+from app.auth.manager import MedTraceSecurityManager
 from app.cli import medtrace_cli
 from app.context import Settings
 from app.database import configure_sqlite, db
@@ -48,6 +52,7 @@ def engine_tables(md: sa.MetaData, meta: Metadata) -> None:
     history.define_tables(md)
     signed_changes.define_tables(md)
     jobqueue.define_tables(md)
+    lockout.define_tables(md)
     stock_tables.define_tables(md, meta)
 
 
@@ -89,6 +94,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(Config)
     app.config.update(config or {})
+    configure_secret_key(app)  # refuses a missing, shipped or short key outside debug/testing
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql://"):
         url = app.config["SQLALCHEMY_DATABASE_URI"] = url.replace(
@@ -99,6 +105,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     registry = document_registry()
     records.install(derivations=registry.derivations)
+    security_audit.install()  # users, roles and groups in the same audit trail
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -113,7 +120,8 @@ def create_app(config: dict | None = None) -> Flask:
                           documents=registry, jobs=jobqueue.AppJobQueue())
         app.extensions["medtrace"] = runtime
 
-        appbuilder = AppBuilder(update_perms=False)
+        csrf.install(app)  # before AppBuilder, so the API blueprints are exempted from form tokens
+        appbuilder = AppBuilder(update_perms=False, security_manager_class=MedTraceSecurityManager)
         appbuilder.init_app(app, db.session)
         runtime.directory = FabDirectory(appbuilder.sm, db.session, models, meta)
         wire(app, appbuilder, runtime)

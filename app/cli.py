@@ -11,10 +11,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.auth import passwords
+from app.auth.passwords import PasswordRejected
 from app.database import db
 from app.demo import load_demo_data
 from app.jobqueue import enqueue
 from app.meta.sync import DestructiveChange, sync_schema
+from app.records import chain
 from app.security import sync_permissions
 from app.stock.ledger import StockLedger
 
@@ -56,11 +59,15 @@ def sync_command():
 
 
 def ensure_admin(username: str = "admin", password: str | None = None) -> str | None:
-    """Create the admin user if missing; return the new password (None if it existed)."""
+    """Create the admin user if missing; return the new password (None if it existed).
+    A given password must meet the password policy (PasswordRejected otherwise)."""
     sm = current_app.appbuilder.sm
     if sm.find_user(username=username):
         return None
-    password = password or secrets.token_urlsafe(12)
+    if password is None:
+        password = secrets.token_urlsafe(15)
+        while passwords.problems(password, username, current_app.config["PASSWORD_MIN_LENGTH"]):
+            password = secrets.token_urlsafe(15)
     sm.add_user(username, "MedTrace", "Admin", f"{username}@medtrace.local",
                 sm.find_role("Admin"), password)
     return password
@@ -71,7 +78,11 @@ def ensure_admin(username: str = "admin", password: str | None = None) -> str | 
 @click.option("--password", default=None, help="Generated and printed once when omitted.")
 def create_admin_command(username, password):
     """Create an administrator account."""
-    created = ensure_admin(username, password)
+    try:
+        created = ensure_admin(username, password)
+    except PasswordRejected as exc:
+        click.echo(f"{exc.message}\n{exc.zh}", err=True)
+        sys.exit(2)
     if created is None:
         click.echo(f"user {username} already exists")
     else:
@@ -100,6 +111,17 @@ def verify_ledger_command():
         click.echo(f"{len(problems)} differences found", err=True)
         sys.exit(1)
     click.echo("ledger verified: no differences between moves and balances; reservations match their documents")
+
+
+@medtrace_cli.command("verify-audit")
+def verify_audit_command():
+    """Check the audit trail's hash chain and seal; report the first break."""
+    with db.engine.connect() as conn:
+        report = chain.verify(conn)
+    if not report.ok:
+        click.echo(report.summary(), err=True)
+        sys.exit(1)
+    click.echo(report.summary())
 
 
 @medtrace_cli.command("job")

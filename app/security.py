@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Iterable
 
 import sqlalchemy as sa
-from werkzeug.security import check_password_hash
 
 from app.actor import Actor
 from app.meta.loader import ENGINE_TARGETS
@@ -117,10 +116,12 @@ class FabDirectory:
         self.sm, self.session, self.models, self.meta = security_manager, session, models, meta
 
     def verify_password(self, username: str, password: str) -> bool:
-        """Electronic signatures re-check the signer's password."""
-        user = self.sm.find_user(username=username)
-        return bool(user and user.is_active and password
-                    and check_password_hash(user.password, password))
+        """Electronic signatures re-check the signer's password. A wrong one
+        returns False and is recorded (``auth_failure``, kind ``signature``);
+        while the account is locked after repeated failures, and on the failure
+        that locks it, ``app.auth.lockout.AccountLocked`` (a Forbidden, 403, in
+        English and Chinese) is raised instead, whatever the password."""
+        return self.sm.verify_password_attempt(username, password, kind="signature")
 
     def users_with_roles(self, roles) -> list[tuple[str, frozenset[int] | None]]:
         """(user name, warehouse scope) of active users holding any of ``roles``."""

@@ -13,6 +13,10 @@ PG_URL = f"{PG_BASE}?options=-csearch_path%3D{PG_SCHEMA}"
 REDIS_URL = os.environ.get("MEDTRACE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = [b for b in os.environ.get("MEDTRACE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 PASSWORD = "Secret-pass-1"
+SECRET_KEY = "medtrace-test-secret-key-32-bytes-long!"
+# Apps built outside make_app (an RQ worker's, a subprocess's) read the key from
+# the environment, as in production: outside testing, start-up refuses to run without one.
+os.environ.setdefault("SECRET_KEY", SECRET_KEY)
 
 
 def reset_postgres(url: str = PG_URL, schema: str = PG_SCHEMA) -> None:
@@ -41,7 +45,7 @@ def make_app(backend: str, tmp_path_factory, **extra):
         url = PG_URL
         reset_postgres(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-                      "TESTING": True, "SECRET_KEY": "medtrace-test-secret-key-32-bytes-long!", **extra})
+                      "TESTING": True, "SECRET_KEY": SECRET_KEY, **extra})
     with app.app_context():
         run_sync(lambda *_: None)
         load_demo_data(db.session, app.extensions["medtrace"])

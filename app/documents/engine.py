@@ -32,6 +32,7 @@ from app.domain.workflow import ActionOption, Actor as WorkflowActor, Step, Tran
 from app.documents import history
 from app.meta.model import EntityMeta
 from app.records.guard import authorize, moving_state
+from app.records.signatures import content_hash
 from app.records.validation import record_context
 
 ADMIN_ROLE = "Admin"
@@ -308,7 +309,8 @@ def apply_transition(ctx: ServiceContext, entity: str, document, transition: Tra
         ctx.session, ctx.models.table("workflow_transition"), entity=entity,
         record_id=document.id, action=transition.action, from_state=before,
         to_state=transition.to, at=ctx.now(), username=ctx.actor.username,
-        user_id=ctx.actor.user_id, comment=comment, signed=signed, meaning=transition.meaning)
+        user_id=ctx.actor.user_id, comment=comment, signed=signed, meaning=transition.meaning,
+        signed_hash=content_hash(document, entity_meta(ctx, entity)) if signed else None)
     for task in wf.on_enter(transition.to):
         if task.mode == "inline":
             ctx.documents.effects[task.name].run(ctx, document, details)
@@ -351,6 +353,7 @@ def history_of(ctx: ServiceContext, entity: str, document, lang: str = "en") -> 
     wf = workflow_of(ctx, entity)
     rows = history.transitions_of(ctx.session, ctx.models.table("workflow_transition"),
                                   entity, document.id)
+    current = content_hash(document, entity_meta(ctx, entity)) if any(h.signed_hash for h in rows) else None
     out = []
     for h in rows:
         out.append({
@@ -361,6 +364,8 @@ def history_of(ctx: ServiceContext, entity: str, document, lang: str = "en") -> 
             "at": h.at, "by": h.username, "comment": h.comment,
             "signed_by": h.signed_by, "signed_at": h.signed_at, "meaning": h.signature_meaning,
             "meaning_label": meaning_label(ctx, h.signature_meaning, lang),
+            # has what was signed changed since? (None: no content hash recorded)
+            "changed_since_signed": (h.signed_hash != current) if h.signed_hash else None,
         })
     return out
 

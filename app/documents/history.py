@@ -22,6 +22,8 @@ def define_tables(md: sa.MetaData) -> None:
         sa.Column("signed_by", sa.String(128)),
         sa.Column("signed_at", sa.DateTime),
         sa.Column("signature_meaning", sa.String(32)),
+        # sha256 of what was signed (app.records.signatures.content_hash)
+        sa.Column("signed_hash", sa.String(64)),
         sa.Index("ix_workflow_transition_record", "entity", "record_id"),
         info={"append_only": True},
     )
@@ -29,12 +31,13 @@ def define_tables(md: sa.MetaData) -> None:
 
 def record_transition(session, table: sa.Table, *, entity: str, record_id: int, action: str,
                       from_state: str, to_state: str, at, username: str, user_id: int | None,
-                      comment: str | None, signed: bool, meaning: str | None) -> None:
+                      comment: str | None, signed: bool, meaning: str | None,
+                      signed_hash: str | None = None) -> None:
     session.execute(table.insert().values(
         entity=entity, record_id=record_id, action=action, from_state=from_state,
         to_state=to_state, at=at, username=username, user_id=user_id, comment=comment,
         signed_by=username if signed else None, signed_at=at if signed else None,
-        signature_meaning=meaning if signed else None))
+        signature_meaning=meaning if signed else None, signed_hash=signed_hash if signed else None))
 
 
 def transitions_of(session, table: sa.Table, entity: str, record_id: int) -> list:

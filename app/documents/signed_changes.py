@@ -17,6 +17,7 @@ from app.domain.errors import Forbidden, ValidationFailed
 from app.meta.model import FieldMeta
 from app.records.audit import plain
 from app.records.regulated import permit
+from app.records.signatures import content_hash
 
 
 def define_tables(md: sa.MetaData) -> None:
@@ -32,6 +33,7 @@ def define_tables(md: sa.MetaData) -> None:
         sa.Column("signed_by", sa.String(64), nullable=False),
         sa.Column("signed_at", sa.DateTime, nullable=False),
         sa.Column("signature_meaning", sa.String(32)),
+        sa.Column("signed_hash", sa.String(64)),   # the record as signed (content_hash)
         sa.Index("ix_signed_change_record", "entity", "record_id"),
         info={"append_only": True},
     )
@@ -130,7 +132,9 @@ def change_regulated(ctx: ServiceContext, entity: str, ref: Any, changes: dict, 
                      "signature_meaning": needed})
     permit(ctx.session, record, [f.name for f in fields])
     ctx.session.flush()
-    ctx.session.execute(ctx.models.table("signed_change").insert(), rows)
+    signed_hash = content_hash(record, meta) if needed else None
+    ctx.session.execute(ctx.models.table("signed_change").insert(),
+                        [{**row, "signed_hash": signed_hash} for row in rows])
     return record
 
 

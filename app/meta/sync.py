@@ -120,9 +120,10 @@ def sync_schema(engine: sa.Engine, metadata: sa.MetaData) -> SyncReport:
 
 
 def install_append_only_guards(conn, append_only: list[str]) -> None:
-    """Triggers that refuse UPDATE and DELETE on append-only tables (those whose
-    ``info`` says so), so not even an administrator with SQL access through the
-    app can rewrite history."""
+    """Triggers that refuse UPDATE and DELETE (and, on PostgreSQL, TRUNCATE) on
+    append-only tables (those whose ``info`` says so), so not even an
+    administrator with SQL access through the app can rewrite history. SQLite
+    has no TRUNCATE: its ``DELETE FROM t`` fires the delete trigger."""
     tables = set(sa.inspect(conn).get_table_names())
     for table in append_only:
         if table not in tables:
@@ -140,3 +141,8 @@ def install_append_only_guards(conn, append_only: list[str]) -> None:
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION medtrace_append_only()")
+            # TRUNCATE fires no row trigger: refuse it with a statement trigger
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION medtrace_append_only()")

@@ -1,6 +1,6 @@
 """The audit trail: one row per changed field of every audited record, written
 in the same transaction as the change. The table is append-only (database
-triggers refuse UPDATE and DELETE)."""
+triggers refuse UPDATE, DELETE and TRUNCATE) and hash-chained (``chain``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 
 from app.actor import Actor
 from app.meta.model import EntityMeta
+from app.records import chain
 
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "created_by", "updated_by")
 
@@ -29,9 +30,13 @@ def define_tables(md: sa.MetaData) -> None:
         sa.Column("field", sa.String(64)),
         sa.Column("old_value", sa.Text),
         sa.Column("new_value", sa.Text),
+        # the hash chain (app/records/chain.py); empty on rows from before it
+        sa.Column("prev_hash", sa.String(64)),
+        sa.Column("row_hash", sa.String(64)),
         sa.Index("ix_audit_log_record", "entity", "record_id"),
         info={"append_only": True},
     )
+    chain.define_tables(md)  # the seal
 
 
 def plain(value: Any) -> str | None:
@@ -76,6 +81,3 @@ def audit_rows(obj, entity: EntityMeta, action: str, actor: Actor, now: dt.datet
     return rows
 
 
-def write_rows(connection, table: sa.Table, rows: list[dict]) -> None:
-    if rows:
-        connection.execute(table.insert(), rows)

@@ -15,7 +15,7 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     from support import make_app
-    app = make_app("sqlite", tmp_path_factory)
+    app = make_app("sqlite", tmp_path_factory, WTF_CSRF_ENABLED=True)  # as in production
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

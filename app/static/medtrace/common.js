@@ -36,13 +36,19 @@
   var T = readJson("mt-text", {});
   function text(key, values) { return format(T, key, values); }
 
-  /* POST JSON with the session cookie (and the CSRF token the page carries). */
-  function post(url, body) {
+  /* Headers for a JSON POST from a page: JSON content type (even without a
+   * body) and the page's CSRF token, which the API checks for cookie sessions. */
+  function jsonHeaders() {
+    var meta = document.querySelector("meta[name=csrf-token]");
     var headers = {"Content-Type": "application/json", "Accept": "application/json"};
-    var token = document.querySelector("meta[name=csrf-token]");
-    if (token) { headers["X-CSRFToken"] = token.getAttribute("content"); }
+    if (meta && meta.content) { headers["X-CSRFToken"] = meta.content; }
+    return headers;
+  }
+
+  /* POST JSON with the session cookie and the CSRF token. */
+  function post(url, body) {
     return fetch(url, {
-      method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(body || {})
+      method: "POST", credentials: "same-origin", headers: jsonHeaders(), body: JSON.stringify(body || {})
     }).then(function (response) {
       return response.text().then(function (raw) {
         var data = null;
@@ -203,7 +209,8 @@
   document.addEventListener("DOMContentLoaded", showPendingFlash);
 
   window.MedTrace = {
-    readJson: readJson, format: format, el: el, text: text, post: post, showMessage: showMessage,
+    readJson: readJson, format: format, el: el, jsonHeaders: jsonHeaders, text: text, post: post,
+    showMessage: showMessage,
     flashAndReload: flashAndReload, errorText: errorText, doneMessage: doneMessage
   };
 }());

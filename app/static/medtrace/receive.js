@@ -105,7 +105,7 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      headers: window.MedTrace.jsonHeaders(),
       body: JSON.stringify(payload)
     }).then(function (response) {
       return response.text().then(function (raw) {
