@@ -100,9 +100,12 @@ def find_document(ctx: ServiceContext, entity: str, ref: Any, *, lock: bool = Fa
             raise NotFound(f"unknown {meta.label['en'].lower()} {ref!r}",
                            zh=f"{meta.label['zh']} {ref!r} 不存在")
         stmt = sa.select(model).where(column == (int(ref) if by_id else ref))
+        loader = ctx.documents.loaders.get(entity) if ctx.documents else None
+        if loader is not None:
+            stmt = stmt.options(*loader(ctx.models))
         if lock and ctx.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        document = ctx.session.execute(stmt).scalar_one_or_none()
+            stmt = stmt.with_for_update(of=model)
+        document = ctx.session.execute(stmt).unique().scalar_one_or_none()
     if document is None or not sees(ctx, meta, document):
         raise NotFound(f"unknown {meta.label['en'].lower()} {ref!r}",
                        zh=f"{meta.label['zh']} {ref!r} 不存在")

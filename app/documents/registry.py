@@ -32,6 +32,8 @@ class Effect:
 class Registry:
     effects: dict[str, Effect] = field(default_factory=dict)
     contexts: dict[str, ContextFn] = field(default_factory=dict)
+    # entity -> (models) -> loader options: what an action reads, loaded with the document
+    loaders: dict[str, Callable[[Any], list]] = field(default_factory=dict)
     # entity -> (recompute, the line fields whose change calls for it)
     derivations: dict[str, tuple[DeriveFn, frozenset[str]]] = field(default_factory=dict)
 
@@ -42,6 +44,11 @@ class Registry:
 
     def context(self, entity: str, build: ContextFn) -> None:
         self.contexts[entity] = build
+
+    def load_with(self, entity: str, options: Callable[[Any], list]) -> None:
+        """``options(models)``: SQLAlchemy loader options for what the conditions and
+        effects of ``entity``'s actions read, so one query loads it all."""
+        self.loaders[entity] = options
 
     def derive(self, entity: str, recompute: DeriveFn, line_fields: tuple[str, ...]) -> None:
         """``recompute(session, document)`` runs before every flush that adds the
