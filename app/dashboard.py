@@ -11,7 +11,6 @@ from app.actor import Actor
 from app.domain.clock import today as utc_today
 from app.domain.quantities import format_quantity
 
-EXPIRY_WINDOW_DAYS = 90
 
 
 def dashboard_figures(session, models, actor: Actor, workflows: dict,
@@ -50,6 +49,6 @@ def dashboard_figures(session, models, actor: Actor, workflows: dict,
         sa.select(sa.func.count(sa.distinct(B.c.lot_id)))
         .join(Lot, Lot.id == B.c.lot_id)
         .where(B.c.is_real, B.c.quantity > 0,
-               Lot.expiry_date <= today + dt.timedelta(days=EXPIRY_WINDOW_DAYS)),
+               Lot.expiry_date <= today + dt.timedelta(days=models.meta.policies.expiry_warning_days)),
         B.c.warehouse_id)).scalar_one()
     return figures

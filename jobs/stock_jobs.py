@@ -18,11 +18,13 @@ def expire_lots(today: str | None = None) -> dict:
     return expire_past_lots(ctx, _date(ctx, today))
 
 
-def expiry_report(days: int = 90, today: str | None = None) -> dict:
-    """Lots expiring within ``days`` (or already expired) that are still on
-    hand, with the quantity in each warehouse the actor may see."""
+def expiry_report(days: int | None = None, today: str | None = None) -> dict:
+    """Lots expiring within ``days`` (default: the expiry warning window of
+    metadata/policies.yaml) or already expired that are still on hand, with the
+    quantity in each warehouse the actor may see."""
     ctx = job_context()
-    return lots_expiring(ctx, _date(ctx, today), int(days))
+    window = int(days) if days is not None else ctx.models.meta.policies.expiry_warning_days
+    return lots_expiring(ctx, _date(ctx, today), window)
 
 
 def _date(ctx: ServiceContext, value: str | None) -> dt.date:

@@ -20,7 +20,9 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
-from flask_appbuilder.security.views import ResetMyPasswordView as FabResetMyPasswordView
+from flask_appbuilder.security.views import (
+    ResetMyPasswordView as FabResetMyPasswordView,
+)
 from flask_appbuilder.security.views import ResetPasswordView as FabResetPasswordView
 from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
 from flask_appbuilder.views import expose
@@ -30,6 +32,8 @@ from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from app.auth import passwords
 from app.auth.lockout import AccountLocked, Lockout, LockoutPolicy
+from app.auth.views import register as register_failure_views
+from app.domain.clock import utcnow
 from app.i18n import current_language, lazy
 
 _REFUSAL = "medtrace_auth_refusal"  # g: why the sign-in was refused (AccountLocked)
@@ -164,7 +168,6 @@ class SecurityApi(FabSecurityApi):
 
 
 def _utcnow():
-    from app.domain.clock import utcnow
     return utcnow()
 
 
@@ -250,5 +253,4 @@ class MedTraceSecurityManager(SecurityManager):
 
     def register_views(self):
         super().register_views()
-        from app.auth.views import register
-        register(self.appbuilder)
+        register_failure_views(self.appbuilder)

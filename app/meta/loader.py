@@ -15,7 +15,8 @@ from typing import Iterable
 from app.meta import schemas
 from app.meta.files import MetadataError, load_document, read_yaml
 from app.meta.model import (
-    EntityMeta, FieldMeta, FormMeta, FormSection, Metadata, Regulated, RoleMeta, RuleMeta, Vocabulary,
+    EntityMeta, FieldMeta, FormMeta, FormSection, Metadata, Policies, Regulated, RoleMeta, RuleMeta,
+    Vocabulary,
 )
 
 WAREHOUSE = "Warehouse"
@@ -109,8 +110,14 @@ class MetadataLoader:
             if entity.module not in modules and modules:
                 raise MetadataError(entity.source, "module",
                                     f"unknown module {entity.module!r}; known: {sorted(modules)}")
-        return Metadata(entities=entities, forms=forms, roles=roles,
-                        modules=modules, vocabularies=vocabularies, fingerprint=fingerprint)
+        return Metadata(entities=entities, forms=forms, roles=roles, modules=modules,
+                        vocabularies=vocabularies, policies=self._policies(), fingerprint=fingerprint)
+
+    def _policies(self) -> Policies:
+        path = self.root / "metadata" / "policies.yaml"
+        if not path.exists():
+            return Policies()
+        return Policies(**load_document(schemas.PoliciesFileSchema(), read_yaml(path) or {}, str(path)))
 
     def _vocabularies(self) -> dict[str, Vocabulary]:
         """Lists of values with one label each (stock statuses, allocation

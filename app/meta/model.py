@@ -150,6 +150,13 @@ class Vocabulary:
         return (label.get(lang) or label.get("en") or value) if label else value
 
 
+@dataclass(frozen=True)
+class Policies:
+    """Thresholds shared by screens, dashboard and jobs (``metadata/policies.yaml``)."""
+
+    expiry_warning_days: int = 90
+
+
 @dataclass
 class Metadata:
     """Everything the compiler needs, validated and cross-checked."""
@@ -159,6 +166,7 @@ class Metadata:
     roles: dict[str, RoleMeta]
     modules: dict[str, dict[str, str]]
     vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
+    policies: Policies = field(default_factory=Policies)
     fingerprint: str = ""
 
     def entity(self, name: str) -> EntityMeta:

@@ -234,3 +234,10 @@ class VocabulariesFileSchema(Schema):
 
     vocabularies = fields.Dict(keys=fields.String(validate=validate.Regexp(IDENTIFIER)),
                                values=fields.Nested(VocabularySchema), required=True)
+
+
+class PoliciesFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    expiry_warning_days = fields.Integer(validate=validate.Range(min=1, max=3650))
