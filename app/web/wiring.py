@@ -14,7 +14,9 @@ from app.database import db
 from app.domain.errors import DomainError
 from app.i18n import current_language
 from app.runtime import Runtime
-from app.views import audit_pages, document_pages, inventory_pages, transfer_pages
+from app.views import (
+    audit_pages, document_pages, inventory_pages, signed_change_pages, transfer_pages,
+)
 from app.web.requests import request_actor
 
 
@@ -26,6 +28,7 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     documents_api.register(appbuilder, runtime.workflows, runtime.meta)
     regulated_api.register(appbuilder, runtime.meta)
     audit_pages.register(appbuilder, runtime)
+    signed_change_pages.register(appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
                      + transfer_pages.register(appbuilder, runtime)
                      # transfers have purpose-built pages; every other workflow document the generic ones
