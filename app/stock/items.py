@@ -87,3 +87,21 @@ def serial_ids_of_picks(ctx, picks) -> dict:
     rows = ctx.session.execute(sa.select(S.id, S.product_id, S.serial_number).where(
         sa.tuple_(S.product_id, S.serial_number).in_(sorted(wanted)))).all()
     return {(r.product_id, r.serial_number): r.id for r in rows}
+
+
+def search_products(ctx: ServiceContext, text: str, limit: int = 20) -> list:
+    """Active products whose SKU, name or model contains ``text`` (any case), or
+    whose UDI-DI starts with it (a GTIN-13 also finds its GTIN-14); exact SKU
+    and UDI-DI matches first."""
+    P = ctx.models["Product"]
+    text = (text or "").strip()
+    if not text:
+        return []
+    like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    dis = {text} | ({"0" + text} if text.isdigit() and len(text) == 13 else set())
+    conditions = [sa.func.lower(getattr(P, c)).like(like, escape="\\") for c in ("sku", "name", "model")]
+    conditions += [P.udi_di.startswith(d, autoescape=True) for d in dis]
+    exact = sa.case((sa.or_(P.sku == text, P.udi_di.in_(dis)), 0), else_=1)
+    return list(ctx.session.execute(
+        sa.select(P).where(sa.or_(*conditions), P.active.isnot(False))
+        .order_by(exact, P.sku).limit(limit)).scalars())

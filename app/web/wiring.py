@@ -6,6 +6,7 @@ from flask import Flask, jsonify
 
 from app.actor import set_resolver
 from app.api import documents as documents_api
+from app.api import entry as entry_api
 from app.api import inventory as inventory_api
 from app.api import transfers as transfers_api
 from app.crud import register_entities
@@ -22,6 +23,7 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     register_entities(appbuilder, runtime.models)
     inventory_api.register(appbuilder)
     transfers_api.register(appbuilder)
+    entry_api.register(appbuilder)
     documents_api.register(appbuilder, runtime.workflows, runtime.meta)
     audit_pages.register(appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
