@@ -94,7 +94,7 @@ class AvailableStockApi(DomainApi):
     @protect()
     @safe
     def available(self):
-        """Products by SKU, name, model or UDI-DI (`q`), or by id (`product`), with what
+        """Products by SKU, name, model or UDI-DI (`q`), or by id or SKU (`product`, repeatable), with what
         is available to leave `warehouse` now: the quantity not reserved, available and
         not expired, its earliest expiry, and each lot.
         ---
@@ -109,9 +109,9 @@ class AvailableStockApi(DomainApi):
         """
         def call(ctx):
             warehouse = ctx.warehouse_in_scope(request.args.get("warehouse"))
-            ref = (request.args.get("product") or "").strip()
-            if ref:
-                products = [ctx.find("Product", ref, key="sku", what="product")]
+            refs = [r.strip() for r in request.args.getlist("product") if r.strip()][:SEARCH_LIMIT]
+            if refs:
+                products = [ctx.find("Product", ref, key="sku", what="product") for ref in refs]
             else:
                 text = (request.args.get("q") or "").strip()
                 if len(text) > 100:

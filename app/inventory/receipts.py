@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from app.context import ServiceContext
 from app.domain.errors import DocumentInvalid, NotFound, Problems, ValidationFailed
 from app.domain.ledger import Move
-from app.domain.quantities import parse_quantity
+from app.domain.quantities import format_quantity, parse_quantity
 from app.domain.udi import UdiData, UdiError
 from app.stock.items import (
     LOT_TRACKED, SERIAL_TRACKED, names_for, parse_scan, product_for_udi, products_by_reference,
@@ -53,13 +53,14 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
     warehouse = ctx.warehouse_in_scope(data.get("warehouse"))
     supplier = ctx.find("Partner", data.get("supplier"), key="code", what="supplier")
     if supplier.kind != "supplier":
-        raise ValidationFailed(f"{supplier.code} is a {supplier.kind}, not a supplier")
+        raise ValidationFailed(f"{supplier.code} is a {supplier.kind}, not a supplier",
+                               zh=f"{supplier.code} 不是供应商")
     location = (bin_in_warehouse(ctx, data["location"], warehouse) if data.get("location")
                 else receiving_location(ctx, warehouse))
     inspection = bool(data.get("inspection"))
     lines_in = [ReceiptLineIn(index=i, **line) for i, line in enumerate(data.get("lines") or [], 1)]
     if not lines_in:
-        raise ValidationFailed("a receipt needs at least one line")
+        raise ValidationFailed("a receipt needs at least one line", zh="入库单至少需要一行明细")
 
     problems = Problems()
     scans: dict[int, UdiData] = {}
@@ -89,7 +90,9 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                                            zh=f"扫描的是 {product.sku}，不是 {line.product}")
                 for name, scanned, given in (("lot", udi.lot, lot_number), ("serial", udi.serial, serial)):
                     if scanned and given and scanned != given:
-                        raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}")
+                        raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}",
+                                               zh=f"扫描的{'批号' if name == 'lot' else '序列号'} {scanned} "
+                                                  f"与输入的 {given} 不同")
                 lot_number, serial = lot_number or udi.lot, serial or udi.serial
                 scanned, _ = label_expiry(product, udi)
                 if expiry and scanned and expiry != scanned:
@@ -335,3 +338,64 @@ def _match_serials(ctx, resolved, lots, problems) -> dict:
             problems.line(line.index, f"serial {serial} belongs to another lot on record",
                           f"序列号 {serial} 在档案中属于另一个批次")
     return found
+
+
+# ─── reading ─────────────────────────────────────────────────────────────────────────
+
+def find_receipt(ctx: ServiceContext, ref: Any):
+    """A receipt by id or number in the user's scope, else NotFound."""
+    R = ctx.models["Receipt"]
+    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit())
+    receipt = None
+    if not by_id or 0 < int(ref) < 2**31:
+        receipt = ctx.session.execute(sa.select(R).where(
+            R.id == int(ref) if by_id else R.name == str(ref))).scalar_one_or_none()
+    if receipt is None or not ctx.actor.sees_warehouse(receipt.warehouse_id):
+        raise NotFound(f"unknown receipt {ref!r}", zh=f"入库单 {ref!r} 不存在")
+    return receipt
+
+
+def receipt_detail(ctx: ServiceContext, ref: Any) -> dict:
+    """A receipt with its lines, each with the status it was received in and its
+    lot's status now."""
+    receipt = find_receipt(ctx, ref)
+    M = ctx.models.table("stock_move")
+    received = {(r.product_id, r.lot_id, r.serial_id): r.to_status for r in ctx.session.execute(
+        sa.select(M.c.product_id, M.c.lot_id, M.c.serial_id, M.c.to_status).where(
+            M.c.document_type == "Receipt", M.c.document_id == receipt.id, M.c.reversal_of_id.is_(None)))}
+    return {
+        "id": receipt.id, "name": receipt.name, "status": receipt.status,
+        "warehouse": receipt.warehouse.code, "warehouse_name": receipt.warehouse.name,
+        "supplier": receipt.supplier.code, "supplier_name": receipt.supplier.name,
+        "location": receipt.location.code, "inspection": bool(receipt.inspection),
+        "reference": receipt.reference or "", "note": receipt.note or "",
+        "created_by": receipt.created_by or "",
+        "received_at": receipt.received_at.strftime("%Y-%m-%d %H:%M") if receipt.received_at else "",
+        "lines": [{"sku": l.product.sku, "name": l.product.name,
+                   "lot": l.lot.lot_number if l.lot else "", "lot_id": l.lot_id,
+                   "serial": l.serial.serial_number if l.serial else "",
+                   "expiry_date": _iso(l.expiry_date) or "", "quantity": format_quantity(l.quantity),
+                   "received_as": received.get((l.product_id, l.lot_id, l.serial_id), ""),
+                   "lot_status": l.lot.status if l.lot else ""} for l in receipt.lines],
+    }
+
+
+def recent_receipts(ctx: ServiceContext, text: str = "", limit: int = 50) -> list[dict]:
+    """The latest receipts in the user's scope, newest first; ``text`` finds a
+    number, delivery note or supplier code (any part, any case)."""
+    R, P, W = ctx.models["Receipt"], ctx.models["Partner"], ctx.models["Warehouse"]
+    stmt = (sa.select(R.id, R.name, R.received_at, R.reference, R.status, P.code.label("supplier"),
+                      W.code.label("warehouse"))
+            .join(P, P.id == R.supplier_id).join(W, W.id == R.warehouse_id)
+            .order_by(R.received_at.desc(), R.id.desc()).limit(limit))
+    if ctx.actor.warehouse_ids is not None:
+        stmt = stmt.where(R.warehouse_id.in_(list(ctx.actor.warehouse_ids)))
+    text = (text or "").strip().lower()
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(*(sa.func.lower(c).like(like, escape="\\")
+                                   for c in (R.name, R.reference, P.code))))
+    return [{"id": r.id, "name": r.name, "reference": r.reference or "", "status": r.status,
+             "supplier": r.supplier, "warehouse": r.warehouse,
+             "received_at": r.received_at.strftime("%Y-%m-%d %H:%M") if r.received_at else ""}
+            for r in ctx.session.execute(stmt)]

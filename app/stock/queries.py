@@ -199,3 +199,14 @@ def suggested_bins(ctx: ServiceContext, warehouse_id: int, items) -> dict[tuple,
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
+
+
+def active_warehouses(ctx: ServiceContext, in_scope: bool = True) -> list[dict]:
+    """Active warehouses by code: the user's own (``in_scope``), or all of them
+    (where goods may be sent)."""
+    W = ctx.models["Warehouse"]
+    stmt = sa.select(W.id, W.code, W.name, W.accept_expired).where(W.active.isnot(False)).order_by(W.code)
+    if in_scope and ctx.actor.warehouse_ids is not None:
+        stmt = stmt.where(W.id.in_(list(ctx.actor.warehouse_ids)))
+    return [{"id": i, "code": c, "name": n, "accept_expired": bool(a)}
+            for i, c, n, a in ctx.session.execute(stmt)]

@@ -42,7 +42,7 @@ def create_transfer(ctx: ServiceContext, data: dict):
     transfer = m[ENTITY](from_warehouse=src, to_warehouse=dst, priority=data.get("priority") or "normal",
                          requested_date=data.get("requested_date"), reason=data.get("reason"),
                          reason_code=data.get("reason_code"), strategy=data.get("strategy"))
-    transfer.lines.extend(_lines(ctx, data.get("lines"), {}, ("transfer not created: ", "调拨单未创建：")))
+    transfer.lines.extend(_lines(ctx, data.get("lines"), {}, ("transfer not saved: ", "调拨单未保存：")))
     transfer.total_value = total_value(transfer)
     ctx.session.add(transfer)
     ctx.session.flush()

@@ -14,7 +14,10 @@ from app.database import db
 from app.domain.errors import DomainError
 from app.i18n import current_language
 from app.runtime import Runtime
-from app.views import audit_pages, document_pages, inventory_pages, transfer_pages
+from app.views import (
+    audit_pages, document_pages, inventory_pages, putaway_pages, receipt_pages, shipment_pages,
+    transfer_entry, transfer_pages,
+)
 from app.web.requests import request_actor
 
 
@@ -27,11 +30,24 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     documents_api.register(appbuilder, runtime.workflows, runtime.meta)
     audit_pages.register(appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
+                     + putaway_pages.register(appbuilder, runtime)
+                     + shipment_pages.register(appbuilder, runtime)
+                     + receipt_pages.register(appbuilder, runtime)
                      + transfer_pages.register(appbuilder, runtime)
+                     + transfer_entry.register(appbuilder, runtime)
                      # transfers have purpose-built pages; every other workflow document the generic ones
                      + document_pages.register(appbuilder, runtime, skip={"TransferOrder"}))
+    pages_first(appbuilder, {page for page, _, _ in runtime.pages})
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         db.session.rollback()
         return jsonify(exc.to_dict(current_language())), exc.status
+
+
+def pages_first(appbuilder, pages: set[str]) -> None:
+    """In each menu, the purpose-built pages (where the day's work is done) come
+    before the generated lists, in the order they were registered."""
+    for category in appbuilder.menu.get_list():
+        if category.childs:
+            category.childs.sort(key=lambda item: item.name not in pages)
