@@ -77,3 +77,9 @@ def draft_for_entry(ctx: ServiceContext, ref: Any) -> dict:
                                "tracking": line.product.tracking, **stock[line.product_id]}}
                   for line in transfer.lines],
     }
+
+
+def destination_of(ctx: ServiceContext, ref: Any) -> str | None:
+    """The destination's code when the user works there (to put away what arrived)."""
+    transfer = get_transfer(ctx, ref)
+    return transfer.to_warehouse.code if ctx.actor.sees_warehouse(transfer.to_warehouse_id) else None

@@ -30,6 +30,9 @@ STOCK_MENU = "StockOnHand"
 PAGE_SIZE = 200
 LOT_BALANCES_LIMIT = 2000
 EXPIRY_WARNING_DAYS = 90
+# the page that shows each kind of document a move belongs to
+DOCUMENT_PAGES = {"TransferOrder": "TransferPagesView.detail", "Receipt": "ReceiptPagesView.detail",
+                  "Shipment": "ShipmentPagesView.detail"}
 
 TEXT = {
     # receive page
@@ -129,6 +132,7 @@ JS_TEXT = {
     "posted_expired": {"en": "{n} expired lines went into quarantine, their lots marked expired.",
                        "zh": "{n} 行过期货物已入待检，其批次标记为已过期。"},
     "open_receipt": {"en": "Open the receipt", "zh": "查看入库单"},
+    "put_away": {"en": "Put it away", "zh": "去上架"},
     "best_before": {"en": "Best before {date}", "zh": "最佳使用日期 {date}"},
     "sell_by": {"en": "Sell by {date}", "zh": "销售截止 {date}"},
     "due_date": {"en": "Due {date}", "zh": "付款截止 {date}"},
@@ -374,8 +378,8 @@ def lot_page_data(ctx, runtime: Runtime, lot_id: int, t: Texts, today: dt.date |
     for mv in moves:
         doc = mv.get("document_type") or ""
         mv["document_label"] = t.pick(entities[doc].label) if doc in entities else doc
-        mv["document_url"] = (_url("TransferPagesView.detail", ref=mv["document_name"])
-                              if doc == "TransferOrder" and mv.get("document_name") else None)
+        page = DOCUMENT_PAGES.get(doc)
+        mv["document_url"] = _url(page, ref=mv["document_name"]) if page and mv.get("document_name") else None
         mv["serial"] = serials.get(mv.get("serial_id"), "")
         mv["when"] = (mv.get("moved_at") or "").replace("T", " ")[:19]
         mv["from_status_label"] = t.status(mv.get("from_status"))
@@ -414,7 +418,8 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
             t = Texts(language())
             choices = receive_choices(service_context())
             return page(self, "medtrace/receive.html", t("receive"), choices=choices,
-                        js_text=t.js(), stock_url=_url("StockView.stock"))
+                        js_text=t.js(), stock_url=_url("StockView.stock"),
+                        can_put_away=self.appbuilder.sm.has_access("can_create", "InternalMove"))
 
     class StockView(BaseView):
         route_base = "/stock"

@@ -8,7 +8,7 @@ button and an API call take exactly the same path.
 from __future__ import annotations
 
 
-from flask import abort
+from flask import abort, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -18,7 +18,7 @@ from app.i18n import current_language, lazy
 from app.runtime import Runtime
 from app.web.requests import service_context
 from app.transfers.board import transfer_board, transfer_page
-from app.transfers.entry import may_edit
+from app.transfers.entry import destination_of, may_edit
 
 BOARD_MENU = "TransferBoard"
 
@@ -45,6 +45,8 @@ TEXT = {
     "detail": {"en": "Transfer", "zh": "调拨单"},
     "back": {"en": "Back to the board", "zh": "返回看板"},
     "new": {"en": "New transfer", "zh": "新建调拨单"},
+    "put_away": {"en": "Put away what arrived", "zh": "上架已到货物"},
+    "note": {"en": "Note", "zh": "说明"},
     "edit": {"en": "Edit draft", "zh": "修改草稿"},
     "pdf": {"en": "Transfer note (PDF)", "zh": "调拨单 (PDF)"},
     "state": {"en": "State", "zh": "状态"},
@@ -216,7 +218,13 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
                 data = transfer_page(ctx, ref, language())
             except NotFound:
                 abort(404)
+            putaway_url = None
+            arrived = any(line["received"] != "0" for line in data["lines"])
+            if arrived and self.appbuilder.sm.has_access("can_create", "InternalMove"):
+                here = destination_of(ctx, ref)
+                putaway_url = url_for("PutAwayView.putaway", warehouse=here) if here else None
             return self._page("medtrace/transfer_detail.html", tr=data, editable=may_edit(ctx, ref),
+                              putaway_url=putaway_url,
                               title=f"{Texts(language())('detail')} {data['name']}")
 
     category_label = lazy(runtime.meta.modules.get("transfers", {"en": "Transfers", "zh": "调拨"}))

@@ -312,6 +312,7 @@ def test_clerk_receives_best_before_labels_and_is_refused_expired_goods(page, lo
         success.wait_for(state="visible")
         receipt = success.get_attribute("data-receipt")
         assert receipt.startswith("RC-")
+        assert page.get_attribute("#mt-putaway-link", "href") == "/putaway/?warehouse=SH01"
     finally:
         admin.put(f"/api/v1/product/{gid}", json={"best_before_is_expiry": True})
     assert balances(live_server, lot) == [("SH01-RCV", "available", "1")]
@@ -381,6 +382,10 @@ def test_clerk_receives_a_transfer_by_scan(page, login, api, live_server, device
     assert balances(live_server, lot) == [("HZ01-RCV", "available", "2"), ("SH01-RCV", "available", "2")]
     # the unit not counted is a shortage to resolve
     assert "Short" in page.inner_text("#detail-exceptions")
+    # what arrived waits in HZ01's receiving area: one click to put it away
+    page.click("#put-away")
+    page.wait_for_url("**/putaway/?warehouse=HZ01")
+    assert page.locator(f"#mt-items tr[data-lot='{lot}']").count() == 1
 
 
 # ─── 6. shipping to a hospital ───────────────────────────────────────────────────────
@@ -456,3 +461,31 @@ def test_manager_reverses_a_wrong_receipt(page, login, api, live_server, device,
     assert balances(live_server, moved) == [("SH01-A-01-02", "available", "1"), ("SH01-RCV", "available", "3")]
     assert page.locator("#mt-status").inner_text() == "Posted"
     page.screenshot(path="/tmp/medtrace-receipt-reverse.png", full_page=True)
+
+
+def test_shipping_and_put_away_refuse_in_chinese(page, login, api, live_server, device, tag):
+    sku, gtin = device()
+    lot = f"ZH{tag}"
+    receive(api, gtin, lot, 2)
+    login("clerk_sh")
+    page.goto("/lang/zh")
+    page.goto("/shipments/new/")
+    page.click("#mt-post")
+    expect(page.locator("#mt-message")).to_contain_text("请选择医院或客户")
+    page.select_option("#mt-customer", "HOS-RJ")
+    page.fill("#mt-search", sku)
+    page.locator(f"#mt-results-body tr[data-sku='{sku}'] .mt-add").click()
+    page.locator(f"#mt-lines-body tr[data-sku='{sku}'] .mt-qty").fill("5")
+    expect(page.locator(f"#mt-lines-body tr[data-sku='{sku}'] .mt-short")).to_have_text("仅可用 2")
+    page.click("#mt-post")
+    expect(page.locator("#mt-message")).to_contain_text("出库单未过账")
+    assert balances(live_server, lot) == [("SH01-RCV", "available", "2")]
+
+    page.goto("/putaway/")
+    page.click("#mt-post")
+    expect(page.locator("#mt-message")).to_contain_text("请先扫描或选择要上架的货物")
+    page.locator(f"#mt-items tr[data-lot='{lot}'] .mt-pick").click()
+    scan(page, "#mt-bin", "NOPE-1")
+    expect(page.locator("#mt-message")).to_contain_text("NOPE-1 不是仓库 SH01 的货位")
+    assert balances(live_server, lot) == [("SH01-RCV", "available", "2")]
+    page.goto("/lang/en")

@@ -46,12 +46,15 @@ def device(api, unique):
 
 @pytest.fixture
 def warehouse(api, app, unique):
-    """A warehouse of this test's own with a receiving area and two bins, and a
-    clerk granted only it; ``accept_expired`` as asked."""
+    """A warehouse of this test's own, in a region of its own (other tests count the
+    demo regions' warehouses), with a receiving area and two bins, and a clerk granted
+    only it; ``accept_expired`` as asked."""
     def make(accept_expired=False):
         code = f"W{unique}"[:16]
         admin = api("admin")
-        region = admin.get("/api/v1/region/?q=(filters:!((col:code,opr:eq,value:EC)))").json["ids"][0]
+        r = admin.post("/api/v1/region/", json={"code": f"R{unique}"[:16], "name": f"Test region {unique}"})
+        assert r.status_code == 201, r.json
+        region = r.json["id"]
         r = admin.post("/api/v1/warehouse/", json={"code": code, "name": f"Test {code}",
                                                    "region": region, "accept_expired": accept_expired})
         assert r.status_code == 201, r.json

@@ -20,6 +20,7 @@
   var STORE_KEY = "medtrace-receive-choice";
 
   function $(id) { return document.getElementById(id); }
+  var root = $("mt-receive");
   var scan = $("mt-scan"), supplier = $("mt-supplier"), warehouse = $("mt-warehouse"),
       bin = $("mt-bin"), inspection = $("mt-inspection"), reference = $("mt-reference"),
       errorBox = $("mt-error"), successBox = $("mt-success"), body = $("mt-lines-body"),
@@ -91,14 +92,19 @@
 
   function hideError() { errorBox.hidden = true; errorBox.textContent = ""; }
 
-  function showSuccess(message, link) {
+  function showSuccess(message, links) {
     hideError();
     successBox.textContent = message;
-    if (link) {
+    (links || []).forEach(function (link) {
       successBox.appendChild(document.createTextNode(" "));
-      successBox.appendChild(el("a", {href: link.href, className: "alert-link", id: "mt-receipt-link", text: link.text}));
-    }
+      successBox.appendChild(el("a", {href: link.href, className: "alert-link", id: link.id, text: link.text}));
+    });
     successBox.hidden = false;
+  }
+
+  /* Was the receipt posted into a receiving area (whose goods wait to be put away)? */
+  function intoReceiving(code) {
+    return (BINS[warehouse.value] || []).some(function (b) { return b.code === code && b.kind === "receiving"; });
   }
 
   function serverMessage(status, data) {
@@ -383,7 +389,13 @@
         lines = [];
         reference.value = "";
         renumber();
-        showSuccess(message, {href: "/receipts/" + encodeURIComponent(data.name || "") + "/", text: text("open_receipt")});
+        var links = [{href: "/receipts/" + encodeURIComponent(data.name || "") + "/", text: text("open_receipt"),
+                      id: "mt-receipt-link"}];
+        if (root.getAttribute("data-put-away") === "1" && intoReceiving(data.location)) {
+          links.push({href: "/putaway/?warehouse=" + encodeURIComponent(payload.warehouse), text: text("put_away"),
+                      id: "mt-putaway-link"});
+        }
+        showSuccess(message, links);
         successBox.setAttribute("data-receipt", data.name || "");
       } else {
         showError(window.MedTrace.withHead(text("post_failed"), serverMessage(r.status, r.data)));
