@@ -292,7 +292,7 @@ def test_clerk_receives_best_before_labels_and_is_refused_expired_goods(page, lo
     assert page.locator("#mt-lines-body tr").count() == 1
 
     # a product whose best-before date is not its expiry: the clerk types the expiry
-    other_sku, other_gtin = "GLV-0004", gtin14("069012345681")
+    other_gtin = gtin14("069012345681")  # GLV-0004
     admin = api("admin")
     gid = admin.get("/api/v1/product/?q=(filters:!((col:sku,opr:eq,value:GLV-0004)))").json["ids"][0]
     assert admin.put(f"/api/v1/product/{gid}", json={"best_before_is_expiry": False}).status_code == 200
