@@ -1,6 +1,6 @@
 """Figures for the home dashboard, limited to the actor's warehouses: stock,
 goods in transit, transfers waiting for approval, open receiving exceptions
-and lots close to expiry."""
+and lots close to expiry (not yet expired)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -45,10 +45,10 @@ def dashboard_figures(session, models, actor: Actor, workflows: dict,
     figures["open_exceptions"] = session.execute(scoped(
         sa.select(sa.func.count()).select_from(E).where(E.status == "open"),
         E.warehouse_id)).scalar_one()
-    figures["expiring_lots"] = session.execute(scoped(
-        sa.select(sa.func.count(sa.distinct(B.c.lot_id)))
-        .join(Lot, Lot.id == B.c.lot_id)
-        .where(B.c.is_real, B.c.quantity > 0,
-               Lot.expiry_date <= today + dt.timedelta(days=models.meta.policies.expiry_warning_days)),
-        B.c.warehouse_id)).scalar_one()
+    lots_in_stock = (sa.select(sa.func.count(sa.distinct(B.c.lot_id)))
+                     .join(Lot, Lot.id == B.c.lot_id).where(B.c.is_real, B.c.quantity > 0))
+    # expiring: not expired yet (the expiry date is the last day of use), within the window
+    window = today + dt.timedelta(days=models.meta.policies.expiry_warning_days)
+    figures["expiring_lots"] = session.execute(scoped(lots_in_stock.where(
+        Lot.expiry_date >= today, Lot.expiry_date <= window), B.c.warehouse_id)).scalar_one()
     return figures

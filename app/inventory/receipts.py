@@ -1,6 +1,14 @@
 """Receipts (入库): goods from a supplier into a warehouse bin, by UDI scan or
 by hand. Scans create or match lots and serials; a scan that contradicts what
-is on record is refused. Posted whole through the ledger, or not at all."""
+is on record is refused. Posted whole through the ledger, or not at all.
+
+Dates: a label's expiry (GS1 AI 17) is the lot's expiry; a label with only a
+best-before date (AI 15) gives the expiry too, unless the product says its
+best-before date is not the expiry (``Product.best_before_is_expiry``). Where
+the label has no usable date, the clerk types the expiry. Expired units are
+refused, unless the warehouse accepts them (``Warehouse.accept_expired``):
+then they go straight into quarantine and their lot is marked expired, so
+they can never be allocated or shipped."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +20,7 @@ import sqlalchemy as sa
 from app.context import ServiceContext
 from app.domain.errors import DocumentInvalid, NotFound, Problems, ValidationFailed
 from app.domain.ledger import Move
-from app.domain.quantities import parse_quantity
+from app.domain.quantities import format_quantity, parse_quantity
 from app.domain.udi import UdiData, UdiError
 from app.stock.items import (
     LOT_TRACKED, SERIAL_TRACKED, names_for, parse_scan, product_for_udi, products_by_reference,
@@ -21,6 +29,8 @@ from app.stock.ledger import StockLedger
 from app.stock.locations import bin_in_warehouse, receiving_location, virtual_location
 
 RECEIPT_REFUSED = ("receipt not posted: ", "入库单未过账：")
+# a typed expiry further away than this is taken for a typing error
+MAX_EXPIRY_YEARS = 50
 
 @dataclass
 class ReceiptLineIn:
@@ -43,13 +53,14 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
     warehouse = ctx.warehouse_in_scope(data.get("warehouse"))
     supplier = ctx.find("Partner", data.get("supplier"), key="code", what="supplier")
     if supplier.kind != "supplier":
-        raise ValidationFailed(f"{supplier.code} is a {supplier.kind}, not a supplier")
+        raise ValidationFailed(f"{supplier.code} is a {supplier.kind}, not a supplier",
+                               zh=f"{supplier.code} 不是供应商")
     location = (bin_in_warehouse(ctx, data["location"], warehouse) if data.get("location")
                 else receiving_location(ctx, warehouse))
     inspection = bool(data.get("inspection"))
     lines_in = [ReceiptLineIn(index=i, **line) for i, line in enumerate(data.get("lines") or [], 1)]
     if not lines_in:
-        raise ValidationFailed("a receipt needs at least one line")
+        raise ValidationFailed("a receipt needs at least one line", zh="入库单至少需要一行明细")
 
     problems = Problems()
     scans: dict[int, UdiData] = {}
@@ -79,9 +90,15 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                                            zh=f"扫描的是 {product.sku}，不是 {line.product}")
                 for name, scanned, given in (("lot", udi.lot, lot_number), ("serial", udi.serial, serial)):
                     if scanned and given and scanned != given:
-                        raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}")
+                        raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}",
+                                               zh=f"扫描的{'批号' if name == 'lot' else '序列号'} {scanned} "
+                                                  f"与输入的 {given} 不同")
                 lot_number, serial = lot_number or udi.lot, serial or udi.serial
-                expiry = expiry or udi.expiry
+                scanned, _ = label_expiry(product, udi)
+                if expiry and scanned and expiry != scanned:
+                    raise ValidationFailed(f"the label says expiry {scanned}, but {expiry} was entered",
+                                           zh=f"标签上的失效日期为 {scanned}，但输入的是 {expiry}")
+                expiry = expiry or scanned
                 production = production or udi.production_date
                 if qty_value in (None, ""):
                     qty_value = udi.quantity or 1
@@ -102,9 +119,8 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                                            zh=f"{product.sku} 按序列号管理：一个序列号即一件")
             if product.tracking == "none" and (lot_number or serial):
                 lot_number = serial = None  # untracked products keep no lot
-            if product.shelf_life_days and lot_number and expiry is None:
-                raise ValidationFailed(f"{product.sku} has a shelf life: the expiry date is missing",
-                                       zh=f"{product.sku} 有有效期：缺少失效日期")
+            if line.expiry_date:
+                check_typed_expiry(line.expiry_date, ctx.now().date())
             resolved.append((line, product, lot_number, serial, expiry, production, qty))
         except (ValidationFailed, UdiError, NotFound) as exc:
             problems.line(line.index, exc)
@@ -112,6 +128,7 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
 
     lots = _match_lots(ctx, resolved, problems, inspection)
     serials = _match_serials(ctx, resolved, lots, problems)
+    statuses = _statuses(ctx, warehouse, resolved, lots, problems, inspection)
     problems.raise_if_any(DocumentInvalid, RECEIPT_REFUSED)
 
     now = ctx.now()
@@ -120,15 +137,14 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                            received_at=now, status="posted", note=data.get("note"))
     moves = []
     supplier_loc = virtual_location(ctx, "supplier")
-    status = "quarantine" if inspection else "available"
     for line, product, lot_number, serial, expiry, production, qty in resolved:
         lot = lots.get((product.id, lot_number)) if lot_number else None
         ser = serials.get((product.id, serial)) if serial else None
         receipt.lines.append(m["ReceiptLine"](
             product=product, lot=lot, serial=ser, quantity=qty,
-            expiry_date=lot.expiry_date if lot else None, barcode=line.barcode))
-        moves.append((product, lot, ser, qty))
-    for lot in {id(l): l for _, l, _, _ in moves if l is not None}.values():
+            expiry_date=lot.expiry_date if lot else expiry, barcode=line.barcode))
+        moves.append((product, lot, ser, qty, statuses[line.index]))
+    for lot in {id(l): l for _, l, _, _, _ in moves if l is not None}.values():
         if lot.first_received_at is None:  # a lot on record that never was in stock
             lot.first_received_at = now
     ctx.session.add(receipt)
@@ -137,9 +153,116 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
         Move(product_id=p.id, lot_id=l.id if l else None, serial_id=s.id if s else None,
              from_location_id=supplier_loc.id, to_location_id=location.id, quantity=q,
              from_status=status, to_status=status)
-        for p, l, s, q in moves], moved_at=now,
-        names=names_for([p for p, *_ in moves], serials=[s for _, _, s, _ in moves if s]))
+        for p, l, s, q, status in moves], moved_at=now,
+        names=names_for([p for p, *_ in moves], serials=[s for _, _, s, _, _ in moves if s]))
     return receipt
+
+
+def label_expiry(product, udi: UdiData) -> tuple[dt.date | None, str | None]:
+    """The expiry a scanned label states for ``product``, and which date it is:
+    ``expiry`` (AI 17), else ``best_before`` (AI 15) unless the product says its
+    best-before date is not the expiry. Sell-by and due dates never count."""
+    if udi.expiry is not None:
+        return udi.expiry, "expiry"
+    if udi.best_before is not None and product.best_before_is_expiry is not False:
+        return udi.best_before, "best_before"
+    return None, None
+
+
+def check_typed_expiry(expiry: dt.date, today: dt.date) -> None:
+    """A typed expiry date that is most likely a typing error is refused."""
+    if expiry.year > today.year + MAX_EXPIRY_YEARS:
+        raise ValidationFailed(f"expiry date {expiry} is more than {MAX_EXPIRY_YEARS} years away; "
+                               "check the date on the label",
+                               zh=f"失效日期 {expiry} 距今超过 {MAX_EXPIRY_YEARS} 年，请核对标签上的日期")
+
+
+def expired_refusal(product, lot_number: str | None, expiry: dt.date, warehouse) -> ValidationFailed:
+    what = f"lot {lot_number} of {product.sku}" if lot_number else product.sku
+    what_zh = f"{product.sku} 批次 {lot_number}" if lot_number else product.sku
+    return ValidationFailed(
+        f"{what} expired on {expiry}: warehouse {warehouse.code} does not accept expired goods",
+        {"code": "expired", "expiry_date": expiry.isoformat()},
+        zh=f"{what_zh} 已于 {expiry} 过期：仓库 {warehouse.code} 不接收过期货物")
+
+
+def missing_expiry(product) -> ValidationFailed:
+    return ValidationFailed(
+        f"{product.sku} has a shelf life: the expiry date is missing; type it from the label",
+        {"code": "expiry_missing"},
+        zh=f"{product.sku} 有有效期：缺少失效日期，请按标签输入")
+
+
+def _statuses(ctx, warehouse, resolved, lots, problems, inspection: bool) -> dict[int, str]:
+    """The stock status each line is received in: quarantine for an incoming
+    inspection or (where the warehouse accepts them) expired units, whose lot
+    is then marked expired; otherwise available. Expired units a warehouse does
+    not accept, and a shelf-life lot with no expiry, are problems."""
+    today = ctx.now().date()
+    out = {}
+    for line, product, lot_number, _, expiry, _, _ in resolved:
+        lot = lots.get((product.id, lot_number)) if lot_number else None
+        expiry = lot.expiry_date if lot is not None else expiry
+        out[line.index] = "quarantine" if inspection else "available"
+        if product.shelf_life_days and lot_number and expiry is None:
+            problems.line(line.index, missing_expiry(product))
+        elif expiry is not None and expiry < today:
+            if not warehouse.accept_expired:
+                problems.line(line.index, expired_refusal(product, lot_number, expiry, warehouse))
+                continue
+            out[line.index] = "quarantine"
+            if lot is not None:
+                lot.status = "expired"
+    return out
+
+
+def receipt_scan(ctx: ServiceContext, barcode: str, warehouse_ref: Any = None) -> dict:
+    """What receiving one scan would do, for the receive page to show before
+    posting: the label's fields (best-before, sell-by and due dates too), the
+    product, the lot on record, the expiry the receipt would record and where
+    it comes from (``expiry``, ``best_before`` or ``lot``), whether the clerk
+    must type it, and whether the units are expired. A scan that contradicts
+    the lot on record, or expired units the warehouse refuses, are refused now
+    with the message posting would give."""
+    udi = parse_scan(ctx, barcode)
+    result = udi.to_dict()
+    product = products_by_reference(ctx, {udi.di}, set()).get(f"di:{udi.di}")
+    if product is None:
+        result["product"] = None
+        return result
+    warehouse = ctx.warehouse_in_scope(warehouse_ref) if warehouse_ref not in (None, "") else None
+    result["product"] = {"id": product.id, "sku": product.sku, "name": product.name,
+                         "tracking": product.tracking, "shelf_life_days": product.shelf_life_days,
+                         "best_before_is_expiry": product.best_before_is_expiry is not False}
+    lot = None
+    if udi.lot and product.tracking in LOT_TRACKED:
+        Lot = ctx.models["Lot"]
+        lot = ctx.session.execute(sa.select(Lot).where(
+            Lot.product_id == product.id, Lot.lot_number == udi.lot)).scalar_one_or_none()
+    expiry, source = label_expiry(product, udi)
+    if lot is not None and lot.expiry_date is not None:
+        if expiry is not None and expiry != lot.expiry_date:
+            raise ValidationFailed(
+                f"lot {lot.lot_number} of {product.sku} is on record with expiry {lot.expiry_date}, "
+                f"the scan says {expiry}", {"code": "expiry_differs"},
+                zh=f"{product.sku} 批次 {lot.lot_number} 的档案失效日期为 {lot.expiry_date}，扫描结果为 {expiry}")
+        expiry, source = lot.expiry_date, source or "lot"
+    result["lot_on_record"] = ({"status": lot.status, "expiry_date": _iso(lot.expiry_date)}
+                               if lot is not None else None)
+    result["expiry_date"], result["expiry_source"] = _iso(expiry), source
+    lot_number = udi.lot if product.tracking in LOT_TRACKED else None
+    result["needs_expiry"] = bool(product.shelf_life_days and lot_number and expiry is None)
+    result["expired"] = bool(expiry and expiry < ctx.now().date())
+    result["expired_action"] = None
+    if result["expired"] and warehouse is not None:
+        if not warehouse.accept_expired:
+            raise expired_refusal(product, lot_number, expiry, warehouse)
+        result["expired_action"] = "quarantine"
+    return result
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _match_lots(ctx, resolved, problems, inspection: bool) -> dict:
@@ -215,3 +338,64 @@ def _match_serials(ctx, resolved, lots, problems) -> dict:
             problems.line(line.index, f"serial {serial} belongs to another lot on record",
                           f"序列号 {serial} 在档案中属于另一个批次")
     return found
+
+
+# ─── reading ─────────────────────────────────────────────────────────────────────────
+
+def find_receipt(ctx: ServiceContext, ref: Any):
+    """A receipt by id or number in the user's scope, else NotFound."""
+    R = ctx.models["Receipt"]
+    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit())
+    receipt = None
+    if not by_id or 0 < int(ref) < 2**31:
+        receipt = ctx.session.execute(sa.select(R).where(
+            R.id == int(ref) if by_id else R.name == str(ref))).scalar_one_or_none()
+    if receipt is None or not ctx.actor.sees_warehouse(receipt.warehouse_id):
+        raise NotFound(f"unknown receipt {ref!r}", zh=f"入库单 {ref!r} 不存在")
+    return receipt
+
+
+def receipt_detail(ctx: ServiceContext, ref: Any) -> dict:
+    """A receipt with its lines, each with the status it was received in and its
+    lot's status now."""
+    receipt = find_receipt(ctx, ref)
+    M = ctx.models.table("stock_move")
+    received = {(r.product_id, r.lot_id, r.serial_id): r.to_status for r in ctx.session.execute(
+        sa.select(M.c.product_id, M.c.lot_id, M.c.serial_id, M.c.to_status).where(
+            M.c.document_type == "Receipt", M.c.document_id == receipt.id, M.c.reversal_of_id.is_(None)))}
+    return {
+        "id": receipt.id, "name": receipt.name, "status": receipt.status,
+        "warehouse": receipt.warehouse.code, "warehouse_name": receipt.warehouse.name,
+        "supplier": receipt.supplier.code, "supplier_name": receipt.supplier.name,
+        "location": receipt.location.code, "inspection": bool(receipt.inspection),
+        "reference": receipt.reference or "", "note": receipt.note or "",
+        "created_by": receipt.created_by or "",
+        "received_at": receipt.received_at.strftime("%Y-%m-%d %H:%M") if receipt.received_at else "",
+        "lines": [{"sku": l.product.sku, "name": l.product.name,
+                   "lot": l.lot.lot_number if l.lot else "", "lot_id": l.lot_id,
+                   "serial": l.serial.serial_number if l.serial else "",
+                   "expiry_date": _iso(l.expiry_date) or "", "quantity": format_quantity(l.quantity),
+                   "received_as": received.get((l.product_id, l.lot_id, l.serial_id), ""),
+                   "lot_status": l.lot.status if l.lot else ""} for l in receipt.lines],
+    }
+
+
+def recent_receipts(ctx: ServiceContext, text: str = "", limit: int = 50) -> list[dict]:
+    """The latest receipts in the user's scope, newest first; ``text`` finds a
+    number, delivery note or supplier code (any part, any case)."""
+    R, P, W = ctx.models["Receipt"], ctx.models["Partner"], ctx.models["Warehouse"]
+    stmt = (sa.select(R.id, R.name, R.received_at, R.reference, R.status, P.code.label("supplier"),
+                      W.code.label("warehouse"))
+            .join(P, P.id == R.supplier_id).join(W, W.id == R.warehouse_id)
+            .order_by(R.received_at.desc(), R.id.desc()).limit(limit))
+    if ctx.actor.warehouse_ids is not None:
+        stmt = stmt.where(R.warehouse_id.in_(list(ctx.actor.warehouse_ids)))
+    text = (text or "").strip().lower()
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(*(sa.func.lower(c).like(like, escape="\\")
+                                   for c in (R.name, R.reference, P.code))))
+    return [{"id": r.id, "name": r.name, "reference": r.reference or "", "status": r.status,
+             "supplier": r.supplier, "warehouse": r.warehouse,
+             "received_at": r.received_at.strftime("%Y-%m-%d %H:%M") if r.received_at else ""}
+            for r in ctx.session.execute(stmt)]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.context import ServiceContext
 from app.domain.allocation import order_pick_list
-from app.domain.errors import DocumentInvalid, ValidationFailed
+from app.domain.errors import DocumentInvalid, NotFound, ValidationFailed
 from app.domain.ledger import Move
 from app.domain.quantities import format_quantity
 from app.stock.allocation import allocate_lines
@@ -22,10 +24,11 @@ def post_shipment(ctx: ServiceContext, data: dict) -> tuple[Any, list]:
     warehouse = ctx.warehouse_in_scope(data.get("warehouse"))
     customer = ctx.find("Partner", data.get("customer"), key="code", what="customer")
     if customer.kind not in ("customer", "hospital"):
-        raise ValidationFailed(f"{customer.code} is a {customer.kind}, not a customer or hospital")
+        raise ValidationFailed(f"{customer.code} is a {customer.kind}, not a customer or hospital",
+                               zh=f"{customer.code} 不是客户或医院")
     lines = data.get("lines") or []
     if not lines:
-        raise ValidationFailed("a shipment needs at least one line")
+        raise ValidationFailed("a shipment needs at least one line", zh="出库单至少需要一行明细")
     now = ctx.now()
     try:
         allocated = allocate_lines(ctx, warehouse, lines, on_date=now.date(),
@@ -61,3 +64,35 @@ def post_shipment(ctx: ServiceContext, data: dict) -> tuple[Any, list]:
                   "expiry_date": p.candidate.expiry_date.isoformat() if p.candidate.expiry_date else None,
                   "quantity": format_quantity(p.quantity)} for i, p in enumerate(all_picks, 1)]
     return shipment, pick_list
+
+
+def customers(ctx: ServiceContext) -> list[dict]:
+    """Who may be shipped to: customers and hospitals, by code."""
+    P = ctx.models["Partner"]
+    rows = ctx.session.execute(sa.select(P.code, P.name, P.kind).where(P.kind.in_(("customer", "hospital")))
+                               .order_by(P.kind.desc(), P.code)).all()
+    return [{"code": c, "name": n, "kind": k} for c, n, k in rows]
+
+
+def shipment_detail(ctx: ServiceContext, ref: Any) -> dict:
+    """A posted shipment with its pick list (bin order), in the user's scope."""
+    S = ctx.models["Shipment"]
+    by_id = isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit())
+    shipment = ctx.session.execute(sa.select(S).where(
+        S.id == int(ref) if by_id else S.name == ref)).scalar_one_or_none()
+    if shipment is None or not ctx.actor.sees_warehouse(shipment.warehouse_id):
+        raise NotFound(f"unknown shipment {ref!r}", zh=f"出库单 {ref!r} 不存在")
+    lines = sorted(shipment.lines, key=lambda l: (l.pick_sequence or 0, l.id))
+    return {
+        "id": shipment.id, "name": shipment.name, "status": shipment.status,
+        "warehouse": shipment.warehouse.code, "warehouse_name": shipment.warehouse.name,
+        "customer": shipment.customer.code, "customer_name": shipment.customer.name,
+        "reference": shipment.reference or "", "note": shipment.note or "",
+        "strategy": shipment.strategy or "", "created_by": shipment.created_by or "",
+        "shipped_at": shipment.shipped_at.strftime("%Y-%m-%d %H:%M") if shipment.shipped_at else "",
+        "lines": [{"sequence": l.pick_sequence, "location": l.location.code, "sku": l.product.sku,
+                   "name": l.product.name, "lot": l.lot.lot_number if l.lot else "",
+                   "serial": l.serial.serial_number if l.serial else "",
+                   "expiry_date": l.expiry_date.isoformat() if l.expiry_date else "",
+                   "quantity": format_quantity(l.quantity)} for l in lines],
+    }

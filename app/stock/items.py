@@ -50,7 +50,8 @@ def product_for_udi(ctx: ServiceContext, udi: UdiData, known: dict | None = None
 def lot_ref(ctx, product, ref):
     if ref in (None, ""):
         if product.tracking in LOT_TRACKED:
-            raise ValidationFailed(f"{product.sku} is lot-tracked: give the lot")
+            raise ValidationFailed(f"{product.sku} is lot-tracked: give the lot",
+                                   zh=f"{product.sku} 按批次管理：请给出批号")
         return None
     Lot = ctx.models["Lot"]
     if isinstance(ref, int):
@@ -61,20 +62,22 @@ def lot_ref(ctx, product, ref):
     if lot is None:
         raise NotFound(f"unknown lot {ref} of {product.sku}", zh=f"{product.sku} 没有批次 {ref}")
     if lot.product_id != product.id:
-        raise ValidationFailed(f"lot {lot.lot_number} belongs to another product, not {product.sku}")
+        raise ValidationFailed(f"lot {lot.lot_number} belongs to another product, not {product.sku}",
+                               zh=f"批次 {lot.lot_number} 属于其他产品，不是 {product.sku}")
     return lot
 
 
 def serial_ref(ctx, product, ref):
     if ref in (None, ""):
         if product.tracking in SERIAL_TRACKED:
-            raise ValidationFailed(f"{product.sku} is serial-tracked: give the serial number")
+            raise ValidationFailed(f"{product.sku} is serial-tracked: give the serial number",
+                                   zh=f"{product.sku} 按序列号管理：请给出序列号")
         return None
     Serial = ctx.models["Serial"]
     serial = ctx.session.execute(sa.select(Serial).where(
         Serial.product_id == product.id, Serial.serial_number == str(ref))).scalar_one_or_none()
     if serial is None:
-        raise NotFound(f"unknown serial {ref} of {product.sku}")
+        raise NotFound(f"unknown serial {ref} of {product.sku}", zh=f"{product.sku} 没有序列号 {ref}")
     return serial
 
 
@@ -87,3 +90,21 @@ def serial_ids_of_picks(ctx, picks) -> dict:
     rows = ctx.session.execute(sa.select(S.id, S.product_id, S.serial_number).where(
         sa.tuple_(S.product_id, S.serial_number).in_(sorted(wanted)))).all()
     return {(r.product_id, r.serial_number): r.id for r in rows}
+
+
+def search_products(ctx: ServiceContext, text: str, limit: int = 20) -> list:
+    """Active products whose SKU, name or model contains ``text`` (any case), or
+    whose UDI-DI starts with it (a GTIN-13 also finds its GTIN-14); exact SKU
+    and UDI-DI matches first."""
+    P = ctx.models["Product"]
+    text = (text or "").strip()
+    if not text:
+        return []
+    like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    dis = {text} | ({"0" + text} if text.isdigit() and len(text) == 13 else set())
+    conditions = [sa.func.lower(getattr(P, c)).like(like, escape="\\") for c in ("sku", "name", "model")]
+    conditions += [P.udi_di.startswith(d, autoescape=True) for d in dis]
+    exact = sa.case((sa.or_(P.sku == text, P.udi_di.in_(dis)), 0), else_=1)
+    return list(ctx.session.execute(
+        sa.select(P).where(sa.or_(*conditions), P.active.isnot(False))
+        .order_by(exact, P.sku).limit(limit)).scalars())

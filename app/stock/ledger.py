@@ -182,20 +182,29 @@ class StockLedger:
             m.reversal_of_id.is_(None)).order_by(m.id)).all()
         if not original:
             raise NotFound(f"{document_type} {document_id} has no posted moves",
-                           zh=f"{document_type} {document_id} 没有已过账的移动")
+                           zh=f"{document_type} {document_id} 没有已过账的库存移动")
         already = self.session.execute(sa.select(sa.func.count()).where(
             m.reversal_of_id.in_([r.id for r in original]))).scalar_one()
         if already:
             raise Conflict(f"{document_type} {original[0].document_name or document_id} "
                            "was already reversed",
-                           zh=f"{original[0].document_name or document_id} 已冲销")
+                           zh=f"{original[0].document_name or document_id} 已冲销，不能再次冲销")
         mirror = [Move(product_id=r.product_id, lot_id=r.lot_id, serial_id=r.serial_id,
                        from_location_id=r.to_location_id, to_location_id=r.from_location_id,
                        from_status=r.to_status, to_status=r.from_status, quantity=r.quantity)
                   for r in original]
         return self.post_moves(new_document_type or document_type, document_id,
                                original[0].document_name, mirror,
-                               reversal_of=[r.id for r in original])
+                               reversal_of=[r.id for r in original], names=self._names(mirror))
+
+    def _names(self, moves: Sequence[Move]) -> dict:
+        """SKUs and serial numbers for the messages of a refused posting."""
+        P, S = self.models["Product"], self.models["Serial"]
+        products = {m.product_id for m in moves}
+        serials = {m.serial_id for m in moves if m.serial_id}
+        return {"product": dict(self.session.execute(sa.select(P.id, P.sku).where(P.id.in_(products))).all()),
+                "serial": dict(self.session.execute(sa.select(S.id, S.serial_number).where(
+                    S.id.in_(serials))).all()) if serials else {}}
 
     # -- verification ---------------------------------------------------------
     def verify(self, finished: dict[str, tuple[str, frozenset[str]]] | None = None) -> list[str]:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.context import ServiceContext
 from app.documents.engine import find_document, owner_of
-from app.domain.errors import DocumentInvalid, NotFound, Problems, ValidationFailed
+from app.domain.errors import Conflict, DocumentInvalid, Forbidden, NotFound, Problems, ValidationFailed
 from app.domain.expressions import LazyContext
 from app.domain.quantities import parse_quantity
 from app.stock.items import SERIAL_TRACKED
@@ -28,35 +28,112 @@ def get_transfer(ctx: ServiceContext, ref: Any, lock: bool = False):
     return find_document(ctx, ENTITY, ref, lock=lock)
 
 
+# header fields a draft's requester sets (the rest is set by the workflow)
+HEADER_FIELDS = ("priority", "requested_date", "reason", "reason_code", "strategy")
+
+
 def create_transfer(ctx: ServiceContext, data: dict):
     """Create a draft transfer with its lines. The source warehouse must be in
-    the actor's scope; the destination may be any warehouse."""
+    the actor's scope; the destination may be any active warehouse."""
     m = ctx.models
     src = ctx.warehouse_in_scope(data.get("from_warehouse"), "source warehouse")
-    dst = ctx.find("Warehouse", data.get("to_warehouse"), key="code", what="destination warehouse")
-    if src.id == dst.id:
-        raise TransferInvalid("source and destination must differ", zh="调出与调入仓库不能相同")
-    lines = data.get("lines") or []
-    if not lines:
-        raise TransferInvalid("a transfer needs at least one line", zh="调拨单至少需要一行明细")
+    dst = destination(ctx, data.get("to_warehouse"))
+    _check_route(src, dst)
     transfer = m[ENTITY](from_warehouse=src, to_warehouse=dst, priority=data.get("priority") or "normal",
                          requested_date=data.get("requested_date"), reason=data.get("reason"),
                          reason_code=data.get("reason_code"), strategy=data.get("strategy"))
-    problems = Problems()
-    for i, line in enumerate(lines, 1):
-        try:
-            transfer.lines.append(new_line(ctx, line, f"line {i}"))
-        except (ValidationFailed, NotFound) as exc:
-            problems.line(i, exc)
-    problems.raise_if_any(DocumentInvalid, ("transfer not created: ", "调拨单未创建："))
+    transfer.lines.extend(_lines(ctx, data.get("lines"), {}, ("transfer not saved: ", "调拨单未保存：")))
+    transfer.total_value = total_value(transfer)
     ctx.session.add(transfer)
     ctx.session.flush()
     return transfer
 
 
-def new_line(ctx: ServiceContext, line: dict, where: str):
-    """A transfer line from what was entered: product by id, SKU or UDI-DI, an
-    optional lot or serial of that product, the quantity; priced from the product."""
+def update_transfer(ctx: ServiceContext, ref: Any, data: dict):
+    """Change a draft: header fields given in ``data`` are replaced; ``lines``,
+    when given, is the whole new list of lines (a line with the ``id`` of an
+    existing line edits that line, one without adds a line, lines left out are
+    removed). The same rules as ``create_transfer``; nothing is kept when any fails."""
+    transfer = get_transfer(ctx, ref, lock=True)
+    wf = ctx.workflows.get(ENTITY)
+    initial = wf.initial if wf else "draft"
+    if transfer.state != initial:
+        state = wf.state_label(transfer.state, "en") if wf else transfer.state
+        state_zh = wf.state_label(transfer.state, "zh") if wf else transfer.state
+        raise Conflict(f"{transfer.name} is {state.lower()}: only a draft can be changed",
+                       zh=f"{transfer.name} 当前为「{state_zh}」：只有草稿可以修改")
+    if not ctx.actor.sees_warehouse(transfer.from_warehouse_id):
+        code = transfer.from_warehouse.code
+        raise Forbidden(f"{transfer.name} leaves from {code}, which is outside your data scope: "
+                        "only its source warehouse may change it",
+                        zh=f"{transfer.name} 从 {code} 调出，不在您的数据权限范围内：只有调出仓库可以修改")
+    src = (ctx.warehouse_in_scope(data["from_warehouse"], "source warehouse")
+           if data.get("from_warehouse") not in (None, "") else transfer.from_warehouse)
+    dst = (destination(ctx, data["to_warehouse"])
+           if data.get("to_warehouse") not in (None, "") else transfer.to_warehouse)
+    _check_route(src, dst)
+    lines = None
+    if "lines" in data:
+        lines = _lines(ctx, data["lines"], {line.id: line for line in transfer.lines},
+                       ("transfer not saved: ", "调拨单未保存："))
+    transfer.from_warehouse, transfer.to_warehouse = src, dst
+    for key in HEADER_FIELDS:
+        if key in data:
+            setattr(transfer, key, data[key] if data[key] != "" else None)
+    if not transfer.priority:
+        transfer.priority = "normal"
+    if lines is not None:
+        transfer.lines[:] = lines  # lines left out are deleted (delete-orphan)
+    transfer.total_value = total_value(transfer)
+    ctx.session.flush()
+    return transfer
+
+
+def destination(ctx: ServiceContext, ref: Any):
+    """Where a transfer goes: any active warehouse (scope limits only where it leaves from)."""
+    dst = ctx.find("Warehouse", ref, key="code", what="destination warehouse")
+    if dst.active is False:
+        raise TransferInvalid(f"destination warehouse {dst.code} is not active",
+                              zh=f"调入仓库 {dst.code} 已停用")
+    return dst
+
+
+def _check_route(src, dst) -> None:
+    if src.id == dst.id:
+        raise TransferInvalid("source and destination must differ", zh="调出与调入仓库不能相同")
+
+
+def _lines(ctx: ServiceContext, lines, existing: dict, refused: tuple[str, str]) -> list:
+    """The lines as entered, each checked; every problem reported at once. A
+    line naming the ``id`` of one of ``existing`` edits that line in place."""
+    if not lines:
+        raise TransferInvalid("a transfer needs at least one line", zh="调拨单至少需要一行明细")
+    out, problems, used = [], Problems(), set()
+    for i, line in enumerate(lines, 1):
+        try:
+            values = line_values(ctx, line, f"line {i}")
+            line_id = line.get("id")
+            if line_id in (None, ""):
+                out.append(ctx.models["TransferLine"](**values, reserved_qty=ZERO, picked_qty=ZERO,
+                                                      shipped_qty=ZERO, received_qty=ZERO))
+                continue
+            current = existing.get(int(line_id)) if str(line_id).isdigit() else None
+            if current is None or current.id in used:
+                raise NotFound(f"line id {line_id} is not a line of this transfer",
+                               zh=f"明细 {line_id} 不属于本调拨单")
+            used.add(current.id)
+            for attr, value in values.items():
+                setattr(current, attr, value)
+            out.append(current)
+        except (ValidationFailed, NotFound) as exc:
+            problems.line(i, exc)
+    problems.raise_if_any(DocumentInvalid, refused)
+    return out
+
+
+def line_values(ctx: ServiceContext, line: dict, where: str) -> dict:
+    """What a line holds, checked: product by id, SKU or UDI-DI, an optional lot
+    or serial of that product, the quantity; priced from the product."""
     m = ctx.models
     product = ctx.find("Product", line.get("product"), key="sku", what="product")
     qty = parse_quantity(line.get("quantity"), where)
@@ -80,9 +157,8 @@ def new_line(ctx: ServiceContext, line: dict, where: str):
     if product.tracking in SERIAL_TRACKED and qty != qty.to_integral():
         raise ValidationFailed(f"{product.sku} is serial-tracked: whole units only",
                                zh=f"{product.sku} 按序列号管理：只能是整数件")
-    return m["TransferLine"](product=product, quantity=qty, lot=lot, serial=serial,
-                             unit_price=product.unit_price or ZERO, reserved_qty=ZERO,
-                             picked_qty=ZERO, shipped_qty=ZERO, received_qty=ZERO)
+    return {"product": product, "quantity": qty, "lot": lot, "serial": serial,
+            "unit_price": product.unit_price or ZERO}
 
 
 def derive_transfer(session, transfer) -> None:

@@ -3,8 +3,8 @@ warehouse (库存查询) and one lot's page (批次: where it is, how it moved).
 
 The receive page reads its choices (suppliers, the user's warehouses and their
 bins) on the server and posts through the REST API from the browser
-(``/api/v1/udi/parse``, ``/api/v1/receipts/``), so a scan and an API call take
-exactly the same path. The stock pages read through ``app.services.stock``,
+(``/api/v1/receipts/scan`` for what a scan would do, ``/api/v1/receipts/``), so a
+scan and an API call take exactly the same path. The stock pages read through ``app.services.stock``,
 which applies the user's warehouse scope.
 """
 from __future__ import annotations
@@ -30,6 +30,9 @@ STOCK_MENU = "StockOnHand"
 PAGE_SIZE = 200
 LOT_BALANCES_LIMIT = 2000
 EXPIRY_WARNING_DAYS = 90
+# the page that shows each kind of document a move belongs to
+DOCUMENT_PAGES = {"TransferOrder": "TransferPagesView.detail", "Receipt": "ReceiptPagesView.detail",
+                  "Shipment": "ShipmentPagesView.detail"}
 
 TEXT = {
     # receive page
@@ -64,6 +67,7 @@ TEXT = {
     "lot": {"en": "Lot", "zh": "批号"},
     "serial": {"en": "Serial", "zh": "序列号"},
     "expiry": {"en": "Expiry", "zh": "有效期至"},
+    "label_dates": {"en": "Other dates on the label", "zh": "标签上的其他日期"},
     "production": {"en": "Production date", "zh": "生产日期"},
     "quantity": {"en": "Quantity", "zh": "数量"},
     "reserved": {"en": "Reserved", "zh": "已预留"},
@@ -125,6 +129,22 @@ JS_TEXT = {
                "zh": "入库单 {name} 已过账：共 {n} 行，入库库位 {location}。"},
     "posted_quarantine": {"en": "The goods are in quarantine until the inspection releases them.",
                           "zh": "货物处于待检状态，检验放行后方可使用。"},
+    "posted_expired": {"en": "{n} expired lines went into quarantine, their lots marked expired.",
+                       "zh": "{n} 行过期货物已入待检，其批次标记为已过期。"},
+    "open_receipt": {"en": "Open the receipt", "zh": "查看入库单"},
+    "put_away": {"en": "Put it away", "zh": "去上架"},
+    "best_before": {"en": "Best before {date}", "zh": "最佳使用日期 {date}"},
+    "sell_by": {"en": "Sell by {date}", "zh": "销售截止 {date}"},
+    "due_date": {"en": "Due {date}", "zh": "付款截止 {date}"},
+    "from_best_before": {"en": "from the best-before date", "zh": "取自最佳使用日期"},
+    "from_lot": {"en": "as on record for the lot", "zh": "按批次档案"},
+    "type_expiry": {"en": "Type the expiry from the label", "zh": "请按标签输入失效日期"},
+    "need_expiry": {"en": "Line {n}: type the expiry date printed on the label.",
+                    "zh": "第 {n} 行：请输入标签上印刷的失效日期。"},
+    "bad_expiry": {"en": "Line {n}: {date} is not a valid expiry date.", "zh": "第 {n} 行：{date} 不是有效的失效日期。"},
+    "expired_quarantine": {"en": "Expired: into quarantine", "zh": "已过期：入待检"},
+    "expired_refused": {"en": "Expired: {warehouse} does not accept expired goods",
+                        "zh": "已过期：仓库 {warehouse} 不接收过期货物"},
     "scan_refused": {"en": "Scan refused", "zh": "扫码被拒绝"},
     "unknown_di": {"en": "No product has UDI-DI {di}; add it to the product master first.",
                    "zh": "没有产品的 UDI-DI 为 {di}，请先在产品主数据中添加。"},
@@ -211,7 +231,8 @@ def receive_choices(ctx) -> dict:
         for code, name, kind, wid in rows:
             bins[by_id[wid]].append({"code": code, "name": name or "", "kind": kind})
     return {"suppliers": suppliers,
-            "warehouses": [{"code": w.code, "name": w.name} for w in warehouses],
+            "warehouses": [{"code": w.code, "name": w.name, "accept_expired": bool(w.accept_expired)}
+                           for w in warehouses],
             "bins": bins}
 
 
@@ -357,8 +378,8 @@ def lot_page_data(ctx, runtime: Runtime, lot_id: int, t: Texts, today: dt.date |
     for mv in moves:
         doc = mv.get("document_type") or ""
         mv["document_label"] = t.pick(entities[doc].label) if doc in entities else doc
-        mv["document_url"] = (_url("TransferPagesView.detail", ref=mv["document_name"])
-                              if doc == "TransferOrder" and mv.get("document_name") else None)
+        page = DOCUMENT_PAGES.get(doc)
+        mv["document_url"] = _url(page, ref=mv["document_name"]) if page and mv.get("document_name") else None
         mv["serial"] = serials.get(mv.get("serial_id"), "")
         mv["when"] = (mv.get("moved_at") or "").replace("T", " ")[:19]
         mv["from_status_label"] = t.status(mv.get("from_status"))
@@ -397,7 +418,8 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
             t = Texts(language())
             choices = receive_choices(service_context())
             return page(self, "medtrace/receive.html", t("receive"), choices=choices,
-                        js_text=t.js(), stock_url=_url("StockView.stock"))
+                        js_text=t.js(), stock_url=_url("StockView.stock"),
+                        can_put_away=self.appbuilder.sm.has_access("can_create", "InternalMove"))
 
     class StockView(BaseView):
         route_base = "/stock"

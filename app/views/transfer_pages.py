@@ -8,7 +8,7 @@ button and an API call take exactly the same path.
 from __future__ import annotations
 
 
-from flask import abort
+from flask import abort, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -18,6 +18,7 @@ from app.i18n import current_language, lazy
 from app.runtime import Runtime
 from app.web.requests import service_context
 from app.transfers.board import transfer_board, transfer_page
+from app.transfers.entry import destination_of, may_edit
 
 BOARD_MENU = "TransferBoard"
 
@@ -43,6 +44,10 @@ TEXT = {
     "open": {"en": "Open", "zh": "查看"},
     "detail": {"en": "Transfer", "zh": "调拨单"},
     "back": {"en": "Back to the board", "zh": "返回看板"},
+    "new": {"en": "New transfer", "zh": "新建调拨单"},
+    "put_away": {"en": "Put away what arrived", "zh": "上架已到货物"},
+    "note": {"en": "Note", "zh": "说明"},
+    "edit": {"en": "Edit draft", "zh": "修改草稿"},
     "pdf": {"en": "Transfer note (PDF)", "zh": "调拨单 (PDF)"},
     "state": {"en": "State", "zh": "状态"},
     "from": {"en": "From warehouse", "zh": "调出仓库"},
@@ -83,6 +88,20 @@ TEXT = {
     "complete": {"en": "Receipt complete (anything not received becomes a shortage)",
                  "zh": "收货完成（未收到的数量记为短少）"},
     "receive_button": {"en": "Confirm receipt", "zh": "确认收货"},
+    "receive_scan_hint": {"en": "Scan each unit as it comes off the truck: identical units add up on their line. "
+                                "Or count by hand, or take everything as arrived.",
+                          "zh": "卸货时逐件扫码，相同货物自动累加到同一行；也可手工填写数量，或按全部到货处理。"},
+    "all_arrived": {"en": "Everything arrived", "zh": "全部到货"},
+    "counted": {"en": "Counted {n} of {m} units", "zh": "已清点 {n} / {m} 件"},
+    "not_on_truck": {"en": "{what} is not on this transfer's truck", "zh": "{what} 不在本调拨单的在途货物中"},
+    "all_counted": {"en": "all {n} units of {what} are counted already", "zh": "{what} 的 {n} 件已全部清点"},
+    "confirm_nothing": {"en": "Nothing is counted as received: every unit still in transit will be recorded "
+                              "as short. Continue?",
+                        "zh": "尚未清点任何到货：所有在途货物将记为短少。确定继续？"},
+    "scan_refused": {"en": "Scan refused", "zh": "扫码被拒绝"},
+    "unknown_di": {"en": "No product has UDI-DI {di}", "zh": "没有产品的 UDI-DI 为 {di}"},
+    "lot_of": {"en": "lot {lot} of {sku}", "zh": "{sku} 批次 {lot}"},
+    "serial_of": {"en": "serial {serial} of {sku}", "zh": "{sku} 序列号 {serial}"},
     "exceptions": {"en": "Receiving exceptions", "zh": "收货异常"},
     "exceptions_none": {"en": "No receiving exceptions.", "zh": "无收货异常。"},
     "kind": {"en": "Kind", "zh": "类型"},
@@ -127,7 +146,8 @@ MEANINGS = {"approval": {"en": "approval", "zh": "批准"},
             "responsibility": {"en": "responsibility", "zh": "责任确认"}}
 JS_TEXT = ("comment_required", "comment_optional", "password", "sign_notice", "confirm", "close",
            "working", "confirm_cancel", "need_comment", "need_password", "failed", "done",
-           "carrier", "vehicle", "tracking_no", "eta", "choose")
+           "carrier", "vehicle", "tracking_no", "eta", "choose", "counted", "not_on_truck", "all_counted",
+           "confirm_nothing", "scan_refused", "unknown_di", "lot_of", "serial_of")
 
 
 def language() -> str:
@@ -178,7 +198,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
             t = Texts(lang)
             sm = self.appbuilder.sm
             can = {verb: sm.has_access(f"can_{verb}", "TransferOrder")
-                   for verb in ("write", "print")}
+                   for verb in ("create", "write", "print")}
             return self.render_template(template, t=t, lang=lang, js_text=t.js(), can=can,
                                         actor=current_actor(), **kw)
 
@@ -198,7 +218,13 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
                 data = transfer_page(ctx, ref, language())
             except NotFound:
                 abort(404)
-            return self._page("medtrace/transfer_detail.html", tr=data,
+            putaway_url = None
+            arrived = any(line["received"] != "0" for line in data["lines"])
+            if arrived and self.appbuilder.sm.has_access("can_create", "InternalMove"):
+                here = destination_of(ctx, ref)
+                putaway_url = url_for("PutAwayView.putaway", warehouse=here) if here else None
+            return self._page("medtrace/transfer_detail.html", tr=data, editable=may_edit(ctx, ref),
+                              putaway_url=putaway_url,
                               title=f"{Texts(language())('detail')} {data['name']}")
 
     category_label = lazy(runtime.meta.modules.get("transfers", {"en": "Transfers", "zh": "调拨"}))

@@ -137,18 +137,28 @@ def test_post_error_keeps_lines_and_chinese(page, login, live_server):
     page.select_option("#mt-supplier", "SUP-MDT")
     page.select_option("#mt-warehouse", "SH01")
     assert scan_field_has_focus(page)
-    # an expiry that contradicts the lot on record is refused at posting
+    # an expiry that contradicts the lot on record is refused at the scan, in Chinese
     lot = f"BZ{tag}"
     r = page.request.post("/api/v1/receipts/", data={
         "supplier": "SUP-MDT", "warehouse": "SH01",
         "lines": [{"barcode": f"01{CATHETER}17{expiry_text(700)}10{lot}"}]})
     assert r.status == 201, r.text()
     scan(page, f"01{CATHETER}17{expiry_text(900)}10{lot}")
-    page.locator(f"#mt-lines-body tr[data-lot='{lot}']").wait_for()
-    page.click("#mt-post")
     error = page.locator("#mt-error")
     error.wait_for(state="visible")
-    assert "入库单未过账" in error.inner_text() and "expiry" in error.inner_text()
-    assert page.locator("#mt-lines-body tr").count() == 1
+    assert "扫码被拒绝" in error.inner_text() and "档案失效日期" in error.inner_text()
+    assert page.locator("#mt-lines-body tr").count() == 0
+    # a serial already in stock is refused at posting: the lines stay, the message is Chinese
+    serial = f"SZ{tag}"
+    r = page.request.post("/api/v1/receipts/", data={
+        "supplier": "SUP-MDT", "warehouse": "SH01", "lines": [{"barcode": f"01{PACEMAKER}21{serial}"}]})
+    assert r.status == 201, r.text()
+    scan(page, f"01{CATHETER}17{expiry_text(700)}10{lot}")
+    scan(page, f"01{PACEMAKER}21{serial}")
+    page.locator(f"#mt-lines-body tr[data-serial='{serial}']").wait_for()
+    page.click("#mt-post")
+    page.wait_for_function("document.getElementById('mt-error').textContent.indexOf('已在库') >= 0")
+    assert "入库单未过账" in error.inner_text() and "第 2 行" in error.inner_text()
+    assert page.locator("#mt-lines-body tr").count() == 2
     assert page.locator("#mt-success").is_hidden()
     page.screenshot(path="/tmp/medtrace-receive-zh.png", full_page=True)

@@ -197,7 +197,9 @@ def test_expired_lot_is_refused_by_the_ledger(ctx, unique):
     with sc.transaction():
         receipt = post_receipt(sc, {"supplier": "SUP-MDT", "warehouse": "SH01", "lines": [{
             "product": "SYR-0003", "lot_number": f"OLD{unique}",
-            "expiry_date": dt.date.today() - dt.timedelta(days=3), "quantity": "2"}]})
+            "expiry_date": dt.date.today() + dt.timedelta(days=30), "quantity": "2"}]})
+        # received in date, expired since (receiving expired units is refused)
+        receipt.lines[0].lot.expiry_date = dt.date.today() - dt.timedelta(days=3)
     line = receipt.lines[0]
     customer = virtual_location(sc, "customer")
     with pytest.raises(LedgerError, match="expired on"):

@@ -71,7 +71,7 @@ def test_receive_page_for_admin_offers_every_warehouse(web):
 
 def test_receive_script_is_served(client):
     r = client.get("/static/medtrace/receive.js")
-    assert r.status_code == 200 and b"/api/v1/udi/parse" in r.data
+    assert r.status_code == 200 and b"/api/v1/receipts/scan" in r.data
     r.close()
 
 

@@ -58,9 +58,11 @@ def receive_past_lot(app, lot_number):
     with app.app_context():
         sc = ServiceContext(db.session, app.extensions["medtrace"].models)
         with sc.transaction():
-            post_receipt(sc, {"supplier": "SUP-MDT", "warehouse": "SH01", "lines": [{
+            receipt = post_receipt(sc, {"supplier": "SUP-MDT", "warehouse": "SH01", "lines": [{
                 "product": "SYR-0003", "lot_number": lot_number,
-                "expiry_date": dt.date.today() - dt.timedelta(days=3), "quantity": "2"}]})
+                "expiry_date": dt.date.today() + dt.timedelta(days=30), "quantity": "2"}]})
+            # received in date, expired since (receiving expired units is refused)
+            receipt.lines[0].lot.expiry_date = dt.date.today() - dt.timedelta(days=3)
 
 
 def test_expire_lots_runs_on_an_rq_worker(rq_app, redis_conn, unique):

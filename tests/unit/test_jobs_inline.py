@@ -172,11 +172,13 @@ def test_expiry_jobs_inline(japp, unique):
         models = japp.extensions["medtrace"].models
         sc = ServiceContext(db.session, models)
         with sc.transaction():
-            post_receipt(sc, {"supplier": "SUP-MDT", "warehouse": "SH01", "lines": [
+            receipt = post_receipt(sc, {"supplier": "SUP-MDT", "warehouse": "SH01", "lines": [
                 {"product": "SYR-0003", "lot_number": f"SOON{unique}",
                  "expiry_date": today + dt.timedelta(days=10), "quantity": "4"},
                 {"product": "SYR-0003", "lot_number": f"PAST{unique}",
-                 "expiry_date": today - dt.timedelta(days=1), "quantity": "2"}]})
+                 "expiry_date": today + dt.timedelta(days=10), "quantity": "2"}]})
+            # received in date, expired since (receiving expired units is refused)
+            receipt.lines[1].lot.expiry_date = today - dt.timedelta(days=1)
         report = enqueue(japp, "jobs.stock_jobs.expiry_report", days=30)
         assert report.state == "finished", report.error
         soon = {r["lot"]: r for r in report.result["lots"]}[f"SOON{unique}"]

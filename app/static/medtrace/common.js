@@ -36,7 +36,7 @@
   var T = readJson("mt-text", {});
   function text(key, values) { return format(T, key, values); }
 
-  /* Headers for a JSON POST from a page: JSON content type (even without a
+  /* Headers for a JSON request from a page: JSON content type (even without a
    * body) and the page's CSRF token, which the API checks for cookie sessions. */
   function jsonHeaders() {
     var meta = document.querySelector("meta[name=csrf-token]");
@@ -45,11 +45,17 @@
     return headers;
   }
 
-  /* POST JSON with the session cookie and the CSRF token. */
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST", credentials: "same-origin", headers: jsonHeaders(), body: JSON.stringify(body || {})
-    }).then(function (response) {
+  /* Send JSON (POST, PUT ...) with the session cookie and the CSRF token; GET
+   * without a body. Resolves to {ok, status, data}, never rejects. */
+  function send(method, url, body) {
+    var options = {method: method, credentials: "same-origin"};
+    if (method === "GET") {
+      options.headers = {"Accept": "application/json"};
+    } else {
+      options.headers = jsonHeaders();
+      options.body = JSON.stringify(body || {});
+    }
+    return fetch(url, options).then(function (response) {
       return response.text().then(function (raw) {
         var data = null;
         try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = {message: raw.slice(0, 300)}; }
@@ -59,6 +65,9 @@
       return {ok: false, status: 0, data: {message: String(err)}};
     });
   }
+
+  function post(url, body) { return send("POST", url, body); }
+  function getJson(url) { return send("GET", url); }
 
   // --- messages -----------------------------------------------------------------------
   function showMessage(kind, message) {
@@ -73,6 +82,12 @@
   function flashAndReload(message) {
     try { window.sessionStorage.setItem(FLASH_KEY, message); } catch (e) { /* private mode */ }
     window.location.reload();
+  }
+
+  /* Show ``message`` on the page at ``url`` once it has loaded (a saved document's page). */
+  function flashAndGo(message, url) {
+    try { window.sessionStorage.setItem(FLASH_KEY, message); } catch (e) { /* private mode */ }
+    window.location.assign(url);
   }
 
   function showPendingFlash() {
@@ -90,9 +105,58 @@
     return text("failed") + " (" + status + ")" + (msg ? ": " + msg : "");
   }
 
+  /* A refusal's message in the user's language, as [head, problems]: the server
+   * joins the problems of a document's lines ("line 1: ...; line 2: ...",
+   * "第 1 行：...；第 2 行：...") after a head ("receipt not posted: "). */
+  function splitProblems(message) {
+    message = message || "";
+    var start = message.search(/(line \d|第 ?\d+ ?行)/);
+    if (start < 0) { return [message, []]; }
+    var parts = message.slice(start).split(/; (?=line \d)|；(?=第 ?\d)/);
+    return parts.length > 1 ? [message.slice(0, start).trim(), parts] : [message, []];
+  }
+
+  /* ``head · message``, unless the server's message already starts with the head
+   * ("Receipt not posted" before "receipt not posted: line 1 ..."). */
+  function withHead(head, message) {
+    message = message || "";
+    return message.toLowerCase().indexOf(head.toLowerCase()) === 0 ? message : head + " · " + message;
+  }
+
   function doneMessage(title, result) {
     var state = result.data && (result.data.state_label || result.data.state);
     return title + (state ? " → " + state : "") + " · " + text("done");
+  }
+
+  /* A short low tone: a refused scan is heard as well as seen. */
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) { return; }
+      var ctx = beep.ctx || (beep.ctx = new Ctx());
+      var osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 330; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(ctx.destination);
+      osc.start(); osc.stop(ctx.currentTime + 0.25);
+    } catch (e) { /* no audio: the message is enough */ }
+  }
+
+  /* A scan field: a scanner (or a person) types a code and Enter; ``handle(code)``
+   * runs for each code in the order scanned, one at a time (it may return a
+   * promise), and the field is emptied for the next. Returns a function that
+   * resolves once every scan so far is handled. */
+  function scanField(input, handle) {
+    var queue = Promise.resolve();
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();
+      var raw = input.value.replace(/[\r\n\t]+/g, "");
+      input.value = "";
+      if (!raw.trim()) { return; }
+      queue = queue.then(function () { return handle(raw); })
+                   .then(null, function (err) { showMessage("error", String(err)); });
+    });
+    return function settled() { return queue; };
   }
 
   // --- the action dialog --------------------------------------------------------------
@@ -210,7 +274,8 @@
 
   window.MedTrace = {
     readJson: readJson, format: format, el: el, jsonHeaders: jsonHeaders, text: text, post: post,
-    showMessage: showMessage,
-    flashAndReload: flashAndReload, errorText: errorText, doneMessage: doneMessage
+    send: send, getJson: getJson, showMessage: showMessage,
+    flashAndReload: flashAndReload, flashAndGo: flashAndGo, errorText: errorText, doneMessage: doneMessage,
+    beep: beep, scanField: scanField, splitProblems: splitProblems, withHead: withHead
   };
 }());

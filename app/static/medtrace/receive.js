@@ -1,10 +1,14 @@
-/* MedTrace scan-to-receive (扫码收货). Plain JavaScript, no dependencies.
+/* MedTrace scan-to-receive (扫码收货). Plain JavaScript; common.js before it.
  *
- * The scan field keeps the focus: a scanner types the code and Enter, the code
- * is parsed by POST /api/v1/udi/parse and becomes a line; "Post receipt" sends
- * POST /api/v1/receipts/ with every line as {barcode, quantity}. Both calls go
- * with the session cookie. Scans are handled one after the other, in the order
- * they were made, so a fast scanner never reorders or loses lines. */
+ * The scan field keeps the focus: a scanner types the code and Enter; POST
+ * /api/v1/receipts/scan says what receiving it would do (product, lot on record,
+ * the expiry and where it comes from: the label's expiry, its best-before date
+ * or the lot's record; whether the clerk must type it; expired goods refused or
+ * taken into quarantine) and it becomes a line. Identical items (same product,
+ * lot and expiry, whatever the encoding scanned) add up on one line. "Post
+ * receipt" sends POST /api/v1/receipts/ with every line as {barcode, quantity,
+ * expiry_date?}. Scans are handled one after the other, in the order they were
+ * made, so a fast scanner never reorders or loses lines. */
 (function () {
   "use strict";
 
@@ -16,6 +20,7 @@
   var STORE_KEY = "medtrace-receive-choice";
 
   function $(id) { return document.getElementById(id); }
+  var root = $("mt-receive");
   var scan = $("mt-scan"), supplier = $("mt-supplier"), warehouse = $("mt-warehouse"),
       bin = $("mt-bin"), inspection = $("mt-inspection"), reference = $("mt-reference"),
       errorBox = $("mt-error"), successBox = $("mt-success"), body = $("mt-lines-body"),
@@ -72,10 +77,11 @@
     } catch (e) { /* no audio: the message is enough */ }
   }
 
-  function showError(message, problems) {
+  function showError(message) {
+    var split = window.MedTrace.splitProblems(message), problems = split[1];
     successBox.hidden = true;
-    errorBox.textContent = message;
-    if (problems && problems.length) {
+    errorBox.textContent = split[0];
+    if (problems.length) {
       var list = el("ul");
       problems.forEach(function (p) { list.appendChild(el("li", {text: p})); });
       errorBox.appendChild(list);
@@ -86,10 +92,19 @@
 
   function hideError() { errorBox.hidden = true; errorBox.textContent = ""; }
 
-  function showSuccess(message) {
+  function showSuccess(message, links) {
     hideError();
     successBox.textContent = message;
+    (links || []).forEach(function (link) {
+      successBox.appendChild(document.createTextNode(" "));
+      successBox.appendChild(el("a", {href: link.href, className: "alert-link", id: link.id, text: link.text}));
+    });
     successBox.hidden = false;
+  }
+
+  /* Was the receipt posted into a receiving area (whose goods wait to be put away)? */
+  function intoReceiving(code) {
+    return (BINS[warehouse.value] || []).some(function (b) { return b.code === code && b.kind === "receiving"; });
   }
 
   function serverMessage(status, data) {
@@ -192,12 +207,44 @@
     refocus();
   }
 
-  function isExpired(iso) {
-    if (!iso) { return false; }
-    var today = new Date();
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    var todayIso = today.getFullYear() + "-" + pad(today.getMonth() + 1) + "-" + pad(today.getDate());
-    return iso < todayIso;
+  function acceptsExpired() {
+    var option = warehouse.options[warehouse.selectedIndex];
+    return !!option && option.getAttribute("data-accept-expired") === "1";
+  }
+
+  /* The expiry cell: the date to be recorded and where it comes from, the
+   * label's other dates, a date field where the clerk must type it, and a badge
+   * for expired goods. */
+  function expiryCell(data) {
+    var cell = el("td", {className: "mt-expiry"});
+    var input = null;
+    if (data.needs_expiry) {
+      input = el("input", {type: "date", className: "form-control input-sm mt-expiry-input", required: "required",
+                           title: text("type_expiry"), "aria-label": text("type_expiry")});
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); refocus(); }
+      });
+      cell.appendChild(input);
+      cell.appendChild(el("span", {className: "mt-dates", text: text("type_expiry")}));
+    } else {
+      cell.appendChild(el("span", {className: "mt-expiry-date", text: data.expiry_date || ""}));
+      if (data.expiry_source === "best_before") {
+        cell.appendChild(el("span", {className: "mt-dates", text: text("from_best_before")}));
+      } else if (data.expiry_source === "lot") {
+        cell.appendChild(el("span", {className: "mt-dates", text: text("from_lot")}));
+      }
+    }
+    var dates = [];
+    if (data.best_before && data.expiry_source !== "best_before") { dates.push(text("best_before", {date: data.best_before})); }
+    if (data.sell_by) { dates.push(text("sell_by", {date: data.sell_by})); }
+    if (data.due_date) { dates.push(text("due_date", {date: data.due_date})); }
+    if (dates.length) { cell.appendChild(el("span", {className: "mt-dates mt-label-dates", text: dates.join(" · ")})); }
+    if (data.expired) {
+      cell.appendChild(document.createTextNode(" "));
+      cell.appendChild(el("span", {className: "label label-danger mt-expired-badge",
+                                   text: acceptsExpired() ? text("expired_quarantine") : text("expired")}));
+    }
+    return {cell: cell, input: input};
   }
 
   function addLine(raw, data) {
@@ -210,27 +257,24 @@
       if (event.key === "Enter") { event.preventDefault(); refocus(); }
     });
     qty.addEventListener("input", renumber);
-    var expiry = el("td", {text: data.expiry || ""});
-    if (isExpired(data.expiry)) {
-      expiry.appendChild(document.createTextNode(" "));
-      expiry.appendChild(el("span", {className: "label label-danger", text: text("expired")}));
-    }
+    var expiry = expiryCell(data);
     var remove = el("button", {type: "button", className: "btn btn-xs btn-default mt-remove",
                                title: text("remove"), text: "✕ " + text("remove")});
-    var row = el("tr", {"data-sku": product.sku, "data-lot": data.lot || "", "data-serial": data.serial || ""}, [
+    var row = el("tr", {"data-sku": product.sku, "data-lot": data.lot || "", "data-serial": data.serial || "",
+                        className: data.expired ? "mt-expired" : ""}, [
       el("td", {className: "mt-no"}),
       el("td", {className: "mt-sku", text: product.sku}),
       el("td", {text: product.name || ""}),
       el("td", {className: "mt-mono", text: data.di || data.gtin || "", title: (data.scheme || "").toUpperCase()}),
       el("td", {className: "mt-lot mt-mono", text: data.lot || ""}),
       el("td", {className: "mt-serial mt-mono", text: data.serial || ""}),
-      expiry,
+      expiry.cell,
       el("td", {className: "text-right"}, [qty]),
       el("td", {className: "text-right"}, [remove])
     ]);
     var line = {barcode: raw, productId: product.id, sku: product.sku, di: data.di, lot: data.lot || "",
-                serial: data.serial || "", expiry: data.expiry || "", serialTracked: serialTracked,
-                row: row, qty: qty};
+                serial: data.serial || "", expiry: data.expiry_date || "", serialTracked: serialTracked,
+                expired: !!data.expired, expiryInput: expiry.input, row: row, qty: qty};
     remove.addEventListener("click", function () { removeLine(line); });
     lines.push(line);
     body.appendChild(row);
@@ -256,10 +300,12 @@
         }
       }
     } else {
-      // The same code again (same product, lot and expiry): one more unit on that line.
+      // The same item again (same product, lot and expiry, in whatever encoding): one
+      // more unit on its line. A line whose expiry is still to be typed takes it too.
       for (i = 0; i < lines.length; i++) {
         line = lines[i];
-        if (line.barcode === raw && !line.serial) {
+        if (!line.serial && line.productId === data.product.id && line.lot === (data.lot || "") &&
+            (line.expiry === (data.expiry_date || "") || (line.expiryInput && data.needs_expiry))) {
           var q = parseFloat(line.qty.value);
           line.qty.value = String((isNaN(q) ? 0 : q) + (data.quantity || 1));
           hideError();
@@ -277,7 +323,7 @@
 
   function handleScan(raw) {
     queue = queue.then(function () {
-      return post("/api/v1/udi/parse", {barcode: raw}).then(function (r) {
+      return post("/api/v1/receipts/scan", {barcode: raw, warehouse: warehouse.value || null}).then(function (r) {
         if (r.ok) { accept(raw, r.data || {}); }
         else { showError(text("scan_refused") + ": " + serverMessage(r.status, r.data)); }
       });
@@ -309,12 +355,21 @@
     if (!supplier.value) { showError(text("need_supplier")); supplier.focus(); return; }
     if (!warehouse.value) { showError(text("need_warehouse")); warehouse.focus(); return; }
     if (!lines.length) { showError(text("need_lines")); refocus(); return; }
+    for (var i = 0; i < lines.length; i++) {
+      var input = lines[i].expiryInput;
+      if (input && !input.value) { showError(text("need_expiry", {n: i + 1})); input.focus(); return; }
+      if (input && !/^\d{4}-\d{2}-\d{2}$/.test(input.value)) {
+        showError(text("bad_expiry", {n: i + 1, date: input.value})); input.focus(); return;
+      }
+    }
+    var expiredLines = lines.filter(function (line) { return line.expired; }).length;
     var payload = {
       supplier: supplier.value, warehouse: warehouse.value, inspection: inspection.checked,
       lines: lines.map(function (line) {
         var out = {barcode: line.barcode};
         var q = line.qty.value.trim();
         if (q !== "") { out.quantity = q; }
+        if (line.expiryInput) { out.expiry_date = line.expiryInput.value; }
         return out;
       })
     };
@@ -329,16 +384,21 @@
         var n = (data.lines || payload.lines).length;
         var message = text("posted", {name: data.name, n: n, location: data.location || ""});
         if (data.inspection) { message += " " + text("posted_quarantine"); }
+        else if (expiredLines) { message += " " + text("posted_expired", {n: expiredLines}); }
         lines.forEach(function (line) { line.row.parentNode.removeChild(line.row); });
         lines = [];
         reference.value = "";
         renumber();
-        showSuccess(message);
+        var links = [{href: "/receipts/" + encodeURIComponent(data.name || "") + "/", text: text("open_receipt"),
+                      id: "mt-receipt-link"}];
+        if (root.getAttribute("data-put-away") === "1" && intoReceiving(data.location)) {
+          links.push({href: "/putaway/?warehouse=" + encodeURIComponent(payload.warehouse), text: text("put_away"),
+                      id: "mt-putaway-link"});
+        }
+        showSuccess(message, links);
         successBox.setAttribute("data-receipt", data.name || "");
       } else {
-        var problems = r.data && r.data.details && r.data.details.problems;
-        var message2 = text("post_failed") + ": " + serverMessage(r.status, r.data);
-        showError(problems && problems.length ? text("post_failed") + ":" : message2, problems);
+        showError(window.MedTrace.withHead(text("post_failed"), serverMessage(r.status, r.data)));
         renumber();
       }
       refocus();
