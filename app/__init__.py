@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from app import jobqueue, records, transfers
+from app import alerts, jobqueue, notifications as notices, records, transfers
+from app.alerts import changes as alert_changes
 from app.cli import medtrace_cli
 from app.context import Settings
 from app.database import configure_sqlite, db
@@ -24,6 +25,7 @@ from app.meta import customizations
 from app.meta.compiler import CompiledModels, compile_models
 from app.meta.loader import MetadataLoader
 from app.meta.model import Metadata
+from app.meta.schedules import load_schedules
 from app.meta.workflows import load_workflows
 from app.records import audit, naming
 from app.runtime import Runtime
@@ -47,6 +49,7 @@ def engine_tables(md: sa.MetaData, meta: Metadata) -> None:
     customizations.define_tables(md)
     history.define_tables(md)
     jobqueue.define_tables(md)
+    notices.define_tables(md)
     stock_tables.define_tables(md, meta)
 
 
@@ -97,6 +100,7 @@ def create_app(config: dict | None = None) -> Flask:
     root = Path(app.config["MEDTRACE_ROOT"])
 
     records.install()
+    alert_changes.install()
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -111,6 +115,11 @@ def create_app(config: dict | None = None) -> Flask:
                           workflows=load_entity_workflows(root, meta, models, registry),
                           documents=registry, jobs=jobqueue.AppJobQueue())
         app.extensions["medtrace"] = runtime
+        # alert rules and schedules: a bad file stops start-up, naming file and key
+        rules = alerts.load(root, meta)
+        app.extensions["medtrace_alerts"] = rules
+        app.extensions["medtrace_schedules"] = load_schedules(
+            root, jobqueue.resolve_job_function, extra=alerts.schedules_of(rules))
 
         appbuilder = AppBuilder(update_perms=False)
         appbuilder.init_app(app, db.session)
