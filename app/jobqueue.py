@@ -54,12 +54,14 @@ from app.database import db
 from app.domain.clock import utcnow
 from app.domain.errors import Conflict, NotFound
 from app.domain.quantities import format_quantity
+from app.i18n import pick
 from app.security import actor_for
 
 log = logging.getLogger(__name__)
 
 STATES = ("pending", "queued", "started", "finished", "failed", "skipped")
 RUNNER = "jobs.run_job"  # what RQ imports on the worker
+SCHEDULED_RUNNER = "jobs.run_scheduled"  # what RQ's cron scheduler enqueues
 RESULT_TTL = 24 * 3600        # RQ's own copy; job_run is the lasting record
 FAILURE_TTL = 7 * 24 * 3600
 ERROR_LIMIT = 20_000
@@ -595,6 +597,22 @@ def run_scheduled(app, name: str, *, job_id: str | None = None, reraise: bool = 
     return _in_app(app, work)
 
 
+def run_schedule_now(app, name: str) -> JobHandle:
+    """Run a schedule entry now: on RQ as the cron scheduler would, or inline."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return run_scheduled(app, name)
+    job_id = uuid.uuid4().hex
+    try:
+        Queue(app.config["RQ_QUEUE"], connection=_redis(url)).enqueue_call(
+            SCHEDULED_RUNNER, args=(name,), kwargs={"config": forwarded_config(app)}, job_id=job_id,
+            result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, timeout=app.config.get("RQ_JOB_TIMEOUT", 1800))
+    except Exception as exc:
+        raise Conflict(f"Redis does not answer, the run could not be queued: {exc}",
+                       zh=f"Redis 无响应，无法排队执行：{exc}") from None
+    return JobHandle(id=job_id, func=name, state="queued")
+
+
 def _claim_schedule(app, name: str, job_id: str) -> str | None:
     """Take the schedule's run slot; None when taken, else the job id holding it."""
     s, now = _schedule_table(), _now()
@@ -658,6 +676,26 @@ def mark_due(name: str, due_at: dt.datetime) -> None:
     with db.engine.begin() as conn:
         if conn.execute(s.update().where(s.c.name == name).values(last_due_at=due_at)).rowcount == 0:
             conn.execute(s.insert().values(name=name, last_due_at=due_at))
+
+
+def schedules_overview(schedules: dict, lang: str) -> list[dict]:
+    """Each schedule entry, when it runs next, and how its last run went."""
+    states = schedule_states()
+    now = _now()
+    out = []
+    for name, s in sorted(schedules.items()):
+        state = states.get(name) or {}
+        out.append({"name": name, "job": s.job, "cron": s.cron, "args": list(s.args), "kwargs": s.kwargs,
+                    "description": pick(s.description, lang), "next_run": s.next_after(now).isoformat(),
+                    "running_job_id": state.get("running_job_id"),
+                    "last_job_id": state.get("last_job_id"), "last_state": state.get("last_state"),
+                    "last_started_at": _iso_or_none(state.get("last_started_at")),
+                    "last_finished_at": _iso_or_none(state.get("last_finished_at"))})
+    return out
+
+
+def _iso_or_none(value):
+    return value.isoformat() if value else None
 
 
 # ------------------------------------------------------------------ the record

@@ -126,7 +126,7 @@ def describe(ctx: ServiceContext, catalog: Mapping[str, Any], rows, lang: str,
             A.c.notification_id.in_(ids)).order_by(A.c.at)):
         acks.setdefault(nid, []).append(username)
     wh_ids = {r["warehouse_id"] for r in rows if r["warehouse_id"] is not None}
-    codes = dict(ctx.session.execute(sa.select(W.id, W.code).where(W.id.in_(wh_ids)))) if wh_ids else {}
+    codes = dict(ctx.session.execute(sa.select(W.id, W.code).where(W.id.in_(wh_ids))).all()) if wh_ids else {}
     muted = muted_rules(ctx)
     out = []
     for r in rows:

@@ -7,13 +7,16 @@ from flask import Flask, jsonify
 from app.actor import set_resolver
 from app.api import documents as documents_api
 from app.api import inventory as inventory_api
+from app.api import jobs as jobs_api
+from app.api import notifications as notifications_api
 from app.api import transfers as transfers_api
 from app.crud import register_entities
 from app.database import db
 from app.domain.errors import DomainError
 from app.i18n import current_language
 from app.runtime import Runtime
-from app.views import audit_pages, document_pages, inventory_pages, transfer_pages
+from app.views import (audit_pages, document_pages, inventory_pages, jobs_pages, notification_pages,
+                       transfer_pages)
 from app.web.requests import request_actor
 
 
@@ -24,6 +27,10 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     transfers_api.register(appbuilder)
     documents_api.register(appbuilder, runtime.workflows, runtime.meta)
     audit_pages.register(appbuilder, runtime)
+    jobs_api.register(appbuilder)
+    notifications_api.register(appbuilder)
+    jobs_pages.register(appbuilder, runtime)
+    notification_pages.register(app, appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
                      + transfer_pages.register(appbuilder, runtime)
                      # transfers have purpose-built pages; every other workflow document the generic ones
