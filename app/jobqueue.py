@@ -375,6 +375,7 @@ def deliver_pending(app, limit: int = 200) -> dict:
         if url and stats["deferred"] == 0:
             stats["recovered"] = _recover_lost(app)
         stats["backlog"] = backlog()["pending"]
+        db.session.rollback()
         return stats
     with _relay_lock:  # one relay per process at a time
         return _in_app(app, work)
@@ -401,14 +402,14 @@ def _recover_lost(app) -> int:
 
 def backlog() -> dict:
     """The outbox as the Jobs page shows it: how many runs wait for Redis,
-    since when, how many attempts, the last error."""
+    since when, how many attempts, the last error. Read on the app context's
+    session (a request already holds SQLite's lock there)."""
     t = _table()
-    with db.engine.connect() as conn:
-        count, oldest, attempts = conn.execute(sa.select(
-            sa.func.count(), sa.func.min(t.c.enqueued_at), sa.func.max(t.c.attempts))
-            .where(t.c.state == "pending")).one()
-        error = conn.execute(sa.select(t.c.error).where(t.c.state == "pending", t.c.error.isnot(None))
-                             .order_by(t.c.id.desc()).limit(1)).scalar()
+    count, oldest, attempts = db.session.execute(sa.select(
+        sa.func.count(), sa.func.min(t.c.enqueued_at), sa.func.max(t.c.attempts))
+        .where(t.c.state == "pending")).one()
+    error = db.session.execute(sa.select(t.c.error).where(t.c.state == "pending", t.c.error.isnot(None))
+                               .order_by(t.c.id.desc()).limit(1)).scalar()
     return {"pending": count, "oldest": oldest.isoformat() if oldest else None,
             "attempts": attempts or 0, "last_error": error}
 
@@ -666,8 +667,7 @@ def release_interrupted_runs() -> int:
 
 def schedule_states() -> dict[str, dict]:
     s = _schedule_table()
-    with db.engine.connect() as conn:
-        return {r["name"]: dict(r) for r in conn.execute(sa.select(s)).mappings()}
+    return {r["name"]: dict(r) for r in db.session.execute(sa.select(s)).mappings()}
 
 
 def mark_due(name: str, due_at: dt.datetime) -> None:

@@ -46,9 +46,10 @@ class JobsApi(DomainApi):
                 raise ValidationFailed(f"state must be one of {', '.join(jobqueue.STATES)}",
                                        zh=f"state 必须是以下之一：{'、'.join(jobqueue.STATES)}")
             limit, offset = page_args()
+            waiting = jobqueue.backlog()  # its own connection: before this request's reads begin
             out = jobqueue.list_jobs(ctx.actor, state=state, schedule=request.args.get("schedule") or None,
                                      limit=limit, offset=offset)
-            return {**out, "backlog": jobqueue.backlog()}
+            return {**out, "backlog": waiting}
         return self.run(call, commit=False)
 
     @expose("/schedules", methods=["GET"])

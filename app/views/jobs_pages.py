@@ -91,11 +91,13 @@ def register(appbuilder, runtime: Runtime) -> None:
             state = request.args.get("state") or None
             if state not in (None, *jobqueue.STATES):
                 state = None
+            waiting = jobqueue.backlog()  # own connections first: SQLite's lock goes to one at a time
+            schedules = jobqueue.schedules_overview(current_app.extensions["medtrace_schedules"],
+                                                    current_language())
             runs = jobqueue.list_jobs(ctx.actor, state=state, limit=100)
             ctx.session.rollback()
             return self._page("medtrace/jobs.html", title=Texts(TEXT)("jobs"), runs=runs, state=state,
-                              states=jobqueue.STATES, backlog=jobqueue.backlog(),
-                              schedules=jobqueue.schedules_overview(current_app.extensions["medtrace_schedules"], current_language()),
+                              states=jobqueue.STATES, backlog=waiting, schedules=schedules,
                               redis=bool(current_app.config.get("REDIS_URL")))
 
         @expose("/<job_id>/")
