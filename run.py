@@ -4,6 +4,11 @@
 
 It syncs the schema, loads demo data (and ~300 moves of history) on first
 start and prints the admin password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
+
+Without REDIS_URL it also runs metadata/schedules.yaml (and the scheduled alert
+rules) in a background thread, so the embedded default raises alerts too; with
+REDIS_URL start `python -m jobs.worker` and `python -m jobs.scheduler` instead.
+MEDTRACE_SCHEDULER=0 turns the thread off.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import os
 from app import create_app, db
 from app.cli import ensure_admin, run_sync
 from app.demo import load_demo_data
+from jobs.scheduler import InProcessScheduler
 
 
 def main() -> None:
@@ -30,6 +36,9 @@ def main() -> None:
             print(f"  Admin user: admin   password: {password}")
             print("  (shown once; change it under Security > Users)")
             print("=" * 60)
+    if not app.config["REDIS_URL"] and app.config["MEDTRACE_SCHEDULER"]:
+        InProcessScheduler(app).start()
+        print(f"scheduler: {len(app.extensions['medtrace_schedules'])} schedule entries run in this process")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))
     print(f"MedTrace is serving on http://{host}:{port}")

@@ -111,3 +111,12 @@ def job_command(func_path, args):
     handle = enqueue(current_app._get_current_object(), func_path, *[json.loads(a) for a in args])
     result = json.dumps(handle.result, ensure_ascii=False) if handle.result is not None else ""
     click.echo(f"{handle.id} {handle.state} {result or handle.error or ''}")
+
+
+@medtrace_cli.command("relay-jobs")
+def relay_jobs_command():
+    """Deliver the job outbox now: runs requested while Redis was unreachable
+    (the scheduler process does this every JOB_RELAY_INTERVAL seconds)."""
+    from app.jobqueue import deliver_pending
+    stats = deliver_pending(current_app._get_current_object())
+    click.echo(", ".join(f"{k}: {v}" for k, v in stats.items()))

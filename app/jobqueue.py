@@ -21,7 +21,7 @@ job's row is written *in the caller's transaction* (state ``pending``), so it
 exists exactly when the caller's data does; after the commit it is pushed to RQ
 (or run inline). When Redis is down the row stays pending and
 ``deliver_pending`` (the scheduler process, the next commit, or
-``flask medtrace jobs relay``) pushes it later, with exponential backoff.
+``flask medtrace relay-jobs``) pushes it later, with exponential backoff.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from app.alerts.conditions import to_sql
 from app.alerts.sources import QUERIES, entity_select
 from app.context import ServiceContext
 from app.meta.alerts import AlertRule
-from app.notifications.raising import jsonable, render
+from app.notifications.raising import jsonable, placeholders, render
 
 CHUNK = 2000
 
@@ -65,10 +65,11 @@ def evaluate(ctx: ServiceContext, rule: AlertRule, *, today: dt.date | None = No
     new_rows = ctx.session.execute(sa.select(current).where(~sa.exists(open_key))).mappings().all()
 
     entity, id_col, name_col, entity_col = record_of(rule)
+    used = sorted({name for text in rule.message.values() for name in placeholders(text)})
     raised = 0
     for start in range(0, len(new_rows), CHUNK):
         chunk = new_rows[start:start + CHUNK]
-        ctx.session.execute(N.insert(), [_notification(rule, row, now, entity, id_col, name_col, entity_col)
+        ctx.session.execute(N.insert(), [_notification(rule, row, now, entity, id_col, name_col, entity_col, used)
                                          for row in chunk])
         raised += len(chunk)
         if progress:
@@ -84,7 +85,7 @@ def evaluate(ctx: ServiceContext, rule: AlertRule, *, today: dt.date | None = No
     return {"rule": rule.name, "raised": raised, "cleared": cleared, "as_of": today.isoformat()}
 
 
-def _notification(rule: AlertRule, row, now, entity, id_col, name_col, entity_col) -> dict:
+def _notification(rule: AlertRule, row, now, entity, id_col, name_col, entity_col, used) -> dict:
     values = {k: v for k, v in row.items() if k != "dedup_key"}
     return {
         "rule": rule.name, "kind": "alert", "severity": rule.severity_for(values.get("threshold")),
@@ -94,5 +95,5 @@ def _notification(rule: AlertRule, row, now, entity, id_col, name_col, entity_co
         "warehouse_id": values.get("warehouse_id"),
         "role": values.get(rule.role_field) if rule.role_field else None,
         "data": {k: jsonable(v) for k, v in values.items()},
-        "message": render(rule.message, values), "raised_at": now, "state": "open",
+        "message": render(rule.message, values, used), "raised_at": now, "state": "open",
     }

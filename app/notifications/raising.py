@@ -46,7 +46,12 @@ def display_value(value: Any) -> str:
     return str(value)
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Decimal):
         return format_quantity(value)
     if isinstance(value, (dt.datetime, dt.date)):
@@ -64,9 +69,12 @@ def placeholders(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
-def render(template: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, str]:
-    """The message in every language, with the record's values filled in."""
-    shown = _Values({k: display_value(v) for k, v in values.items()})
+def render(template: Mapping[str, str], values: Mapping[str, Any],
+           names: Iterable[str] | None = None) -> dict[str, str]:
+    """The message in every language, with the record's values filled in
+    (``names``: the placeholders the template uses, when known)."""
+    keys = values.keys() if names is None else names
+    shown = _Values({k: display_value(values.get(k)) for k in keys})
     return {lang: text.format_map(shown) for lang, text in template.items()}
 
 
