@@ -117,6 +117,23 @@ def test_outbox_keeps_the_approvers_notice_while_redis_is_down(app, api, monkeyp
     assert not _waiting_notice(api, "manager_bj", name)  # another warehouse's manager
 
 
+def test_enqueue_with_redis_down_keeps_the_run_pending(app, monkeypatch, redis_conn, unique):
+    from app.jobqueue import deliver_pending, enqueue, job_status
+    monkeypatch.setitem(app.config, "REDIS_URL", DOWN)
+    monkeypatch.setitem(app.config, "RQ_QUEUE", QUEUE)
+    monkeypatch.setattr("app.jobqueue.RETRY_BASE_SECONDS", 0)
+    with app.app_context():
+        handle = enqueue(app, "jobs.stock_jobs.expiry_report", days=7, job_id=f"down-{unique}")
+        assert handle.state == "pending" and "could not enqueue on RQ" in handle.error
+        assert job_status(handle.id)["state"] == "pending"
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    assert deliver_pending(app)["delivered"] >= 1
+    assert work(redis_conn)
+    with app.app_context():
+        row = job_status(handle.id)
+    assert row["state"] == "finished" and row["result"]["days"] == 7 and row["attempts"] == 1
+
+
 def name_of(app, row) -> str | None:
     from app import db
     entity, record_id = row["args"]["args"][1], row["args"]["args"][2]
