@@ -315,7 +315,7 @@ def _deliver_committed(app, call: _Call, actor: Actor) -> None:
             return  # the relay took it
         handle = _push(app, call, lambda **v: _write(call.id, **v))
         if handle.state == "queued" and _has_backlog():
-            deliver_pending(app, limit=50)  # Redis answers again: empty the outbox too
+            deliver_pending(app, limit=50, wait=False)  # Redis answers again: empty the outbox too
 
 
 def _claim_pending(job_id: str, to: str = "queued") -> bool:
@@ -345,12 +345,13 @@ def _has_backlog() -> bool:
 _relay_lock = threading.Lock()
 
 
-def deliver_pending(app, limit: int = 200) -> dict:
+def deliver_pending(app, limit: int = 200, wait: bool = True) -> dict:
     """Deliver the outbox: push each pending run whose next attempt is due to
     RQ (or, without Redis, run it inline), oldest first. Stops at the first
     push Redis refuses (the rest wait for their next attempt). With Redis,
     runs queued long ago whose RQ job is gone (Redis lost its data) are
-    delivered again. Returns what it did."""
+    delivered again. Returns what it did. ``wait=False``: if this process's
+    relay is already at work, leave it to it."""
     def work():
         t = _table()
         stats = {"delivered": 0, "deferred": 0, "recovered": 0}
@@ -377,8 +378,12 @@ def deliver_pending(app, limit: int = 200) -> dict:
         stats["backlog"] = backlog()["pending"]
         db.session.rollback()
         return stats
-    with _relay_lock:  # one relay per process at a time
+    if not _relay_lock.acquire(blocking=wait):  # one relay per process at a time
+        return {"delivered": 0, "deferred": 0, "recovered": 0, "backlog": None}
+    try:
         return _in_app(app, work)
+    finally:
+        _relay_lock.release()
 
 
 def _recover_lost(app) -> int:

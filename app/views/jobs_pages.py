@@ -54,7 +54,7 @@ TEXT = {
     "attempts": {"en": "Delivery attempts", "zh": "投递尝试次数"},
     "retry_of": {"en": "Retry of", "zh": "重试自"},
     "ended": {"en": "Ended (UTC)", "zh": "结束时间 (UTC)"},
-    "queued_done": {"en": "Queued.", "zh": "已排队。"},
+    "queued_done": {"en": "Requested.", "zh": "已提交。"},
     "failed": {"en": "The server refused the request", "zh": "服务器拒绝了请求"},
     "done": {"en": "Done.", "zh": "完成。"},
     "working": {"en": "Working…", "zh": "处理中…"},
