@@ -40,7 +40,9 @@ def _watched(app) -> dict:
 def _before_flush(session: Session, flush_context, instances) -> None:
     if not has_app_context() or RULES not in current_app.extensions:
         return
-    watched = current_app.extensions.setdefault("medtrace_alerts_by_entity", _watched(current_app))
+    watched = current_app.extensions.get("medtrace_alerts_by_entity")
+    if watched is None:
+        watched = current_app.extensions["medtrace_alerts_by_entity"] = _watched(current_app)
     workflows = current_app.extensions["medtrace"].workflows
     pending = session.info.setdefault(_PENDING, [])
     for obj in list(session.dirty):

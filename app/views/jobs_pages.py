@@ -98,6 +98,7 @@ def register(appbuilder, runtime: Runtime) -> None:
             ctx.session.rollback()
             return self._page("medtrace/jobs.html", title=Texts(TEXT)("jobs"), runs=runs, state=state,
                               states=jobqueue.STATES, backlog=waiting, schedules=schedules,
+                              schedule_labels={s["name"]: s["description"] for s in schedules},
                               redis=bool(current_app.config.get("REDIS_URL")))
 
         @expose("/<job_id>/")
