@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from app.database import db
 from app.demo import load_demo_data
-from app.jobqueue import enqueue
+from app.jobqueue import deliver_pending, enqueue
 from app.meta.sync import DestructiveChange, sync_schema
 from app.security import sync_permissions
 from app.stock.ledger import StockLedger
@@ -117,6 +117,5 @@ def job_command(func_path, args):
 def relay_jobs_command():
     """Deliver the job outbox now: runs requested while Redis was unreachable
     (the scheduler process does this every JOB_RELAY_INTERVAL seconds)."""
-    from app.jobqueue import deliver_pending
     stats = deliver_pending(current_app._get_current_object())
     click.echo(", ".join(f"{k}: {v}" for k, v in stats.items()))

@@ -40,9 +40,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server():
+def smtp_server(port: int | None = None):
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=port or free_port())
     controller.start()
     try:
         yield box, controller.port

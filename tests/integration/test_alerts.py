@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from alerting import days_later, notifications, receive, smtp_server, warehouse_id
-from app.jobqueue import run_scheduled
+from alerting import days_later, free_port, notifications, receive, smtp_server, warehouse_id
+from app.jobqueue import enqueue, run_scheduled
 
 
 @pytest.fixture
@@ -215,3 +215,22 @@ def test_a_run_still_going_is_not_started_twice(inline):
         db.session.execute(t.update().where(t.c.job_id == "holder-run").values(state="finished"))
         db.session.commit()
     assert run_scheduled(inline, "alert.transfer_overdue").state == "finished"
+
+
+def test_a_digest_the_mail_server_refused_is_sent_by_the_next_run(inline, monkeypatch, unique):
+    port = free_port()  # nothing listens there yet
+    monkeypatch.setitem(inline.config, "SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(inline.config, "SMTP_PORT", port)
+    lot_id = receive(inline, "CD01", f"SMTP{unique}", dt.date.today() + dt.timedelta(days=12))
+    handle = run_scheduled(inline, "alert.lot_expiring")
+    assert handle.state == "finished", handle.error  # the alert stands without e-mail
+    assert "refused" in handle.result["email"]["error"]
+    assert len(notifications(inline, "lot_expiring", record_id=lot_id)) == 1
+    with smtp_server(port) as (mail, _):
+        with inline.app_context():
+            sweep = enqueue(inline, "jobs.notification_jobs.send_emails")
+        assert sweep.state == "finished", sweep.error
+        assert any(f"SMTP{unique}" in body for body in mail.to("qa_user@example.com"))
+        with inline.app_context():
+            again = enqueue(inline, "jobs.notification_jobs.send_emails")
+        assert again.state == "finished" and again.result["emails"] == 0  # nothing sent twice
