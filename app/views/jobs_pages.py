@@ -53,6 +53,7 @@ TEXT = {
     "acts_as": {"en": "Acts as", "zh": "执行身份"},
     "attempts": {"en": "Delivery attempts", "zh": "投递尝试次数"},
     "retry_of": {"en": "Retry of", "zh": "重试自"},
+    "requested_by": {"en": "Requested by", "zh": "发起人"},
     "ended": {"en": "Ended (UTC)", "zh": "结束时间 (UTC)"},
     "queued_done": {"en": "Requested.", "zh": "已提交。"},
     "failed": {"en": "The server refused the request", "zh": "服务器拒绝了请求"},

@@ -167,3 +167,16 @@ def test_conditions_as_sql_agree_with_cel(expr):
         except Exception:
             pass  # CEL refuses a missing value; SQL's NULL comparison is false
     assert by_sql == by_cel
+
+
+def test_due_times_follow_the_cron_in_server_time():
+    from app.meta.schedules import Schedule
+    nightly = Schedule(name="n", job="jobs.stock_jobs.expire_lots", cron="15 0 * * *",
+                       description={"en": "x", "zh": "x"})
+    now = dt.datetime(2026, 12, 1, 9, 30)
+    nxt, last = nightly.next_after(now), nightly.last_due(now)
+    assert nxt > now >= last and (nxt - last) == dt.timedelta(days=1)
+    local = (nxt.replace(tzinfo=dt.timezone.utc).astimezone())
+    assert (local.hour, local.minute) == (0, 15)
+    assert nightly.last_due(last) == last  # due exactly now counts as due
+    assert nightly.next_after(last) == nxt
