@@ -298,3 +298,40 @@ QUERIES: dict[str, QuerySpec] = {q.name: q for q in (
                "approver_role", "waiting_since", "hours_waiting", "warehouse_id", "warehouse"),
               None, "document_id", "document", _approvals_waiting, entity_column="entity"),
 )}
+
+
+# How a rule's columns read on a notification's page (entity fields use their own labels).
+COLUMN_LABELS = {
+    "record_name": {"en": "Record", "zh": "记录"}, "warehouse": {"en": "Warehouse", "zh": "仓库"},
+    "quantity": {"en": "Quantity", "zh": "数量"}, "available": {"en": "Available", "zh": "可用数量"},
+    "days_left": {"en": "Days left", "zh": "剩余天数"}, "threshold": {"en": "Threshold (days)", "zh": "阈值（天）"},
+    "old_value": {"en": "Old value", "zh": "原值"}, "new_value": {"en": "New value", "zh": "新值"},
+    "lot_number": {"en": "Lot", "zh": "批号"}, "product": {"en": "Product", "zh": "产品"},
+    "product_name": {"en": "Product name", "zh": "产品名称"}, "expiry_date": {"en": "Expiry date", "zh": "失效日期"},
+    "days_expired": {"en": "Days since expiry", "zh": "已过期天数"}, "policy": {"en": "Stock policy", "zh": "库存策略"},
+    "on_hand": {"en": "Available stock", "zh": "可用库存"}, "in_transit": {"en": "In transit", "zh": "在途"},
+    "minimum": {"en": "Minimum", "zh": "最低库存"}, "maximum": {"en": "Maximum", "zh": "最高库存"},
+    "shortfall": {"en": "Shortfall", "zh": "缺口"}, "transfer": {"en": "Transfer", "zh": "调拨单"},
+    "from_warehouse": {"en": "Source warehouse", "zh": "调出仓库"},
+    "to_warehouse": {"en": "Destination warehouse", "zh": "调入仓库"},
+    "expected_arrival": {"en": "Expected arrival", "zh": "预计到达"}, "tracking_no": {"en": "Tracking number", "zh": "运单号"},
+    "days_overdue": {"en": "Days overdue", "zh": "超期天数"}, "side": {"en": "Side", "zh": "方向"},
+    "quarantined_since": {"en": "In quarantine since", "zh": "待检起始时间"},
+    "days_in_quarantine": {"en": "Days in quarantine", "zh": "待检天数"},
+    "entity": {"en": "Document type", "zh": "单据类型"}, "document": {"en": "Document", "zh": "单据"},
+    "document_type": {"en": "Document type", "zh": "单据类型"}, "state": {"en": "State", "zh": "状态"},
+    "state_label": {"en": "State", "zh": "状态"}, "approver_role": {"en": "Approver role", "zh": "审批角色"},
+    "waiting_since": {"en": "Waiting since", "zh": "等待起始时间"}, "hours_waiting": {"en": "Hours waiting", "zh": "等待小时数"},
+}
+
+
+def shown_fields(meta: Metadata, entity: str | None, data: dict, lang: str) -> list[tuple[str, Any]]:
+    """A notification's record fields as (label, value), ids left out."""
+    fields = meta.entities[entity].fields if entity in meta.entities else {}
+    out = []
+    for name, value in data.items():
+        if name == "id" or name.endswith(("_id", "_zh")):
+            continue
+        label = fields[name].label if name in fields else COLUMN_LABELS.get(name)
+        out.append(((label.get(lang) or label["en"]) if label else name, value))
+    return out

@@ -12,6 +12,7 @@ from flask_appbuilder import BaseView, expose
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from app.alerts import catalog
+from app.alerts.sources import shown_fields
 from app.domain.errors import DomainError, NotFound
 from app.i18n import Texts, current_language
 from app.notifications import inbox
@@ -83,7 +84,10 @@ def register(app, appbuilder, runtime: Runtime) -> None:
                 abort(404)
             finally:
                 ctx.session.rollback()
-            return self._page("medtrace/notification.html", title=item["rule_label"], item=item)
+            rule = current_app.extensions["medtrace_alerts"].get(item["rule"])
+            entity = rule.trigger.entity if rule is not None else item["entity"]
+            fields = shown_fields(runtime.meta, entity, item["data"], current_language())
+            return self._page("medtrace/notification.html", title=item["rule_label"], item=item, fields=fields)
 
     appbuilder.add_view_no_menu(InboxView)
 

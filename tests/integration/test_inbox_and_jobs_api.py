@@ -181,6 +181,8 @@ def test_pages_in_both_languages(inline, web, expiring, lang):
     assert 'id="mt-bell"' in page
     detail = manager.get(f"/notifications/{expiring['id']}/").get_data(as_text=True)
     assert expiring["message"][lang] in detail
+    assert {"en": "<th>Days left</th>", "zh": "<th>剩余天数</th>"}[lang] in detail
+    assert {"en": "<th>Lot number</th>", "zh": "<th>批号</th>"}[lang] in detail  # the entity's own label
     home = manager.get("/").get_data(as_text=True)
     assert 'id="alert-panel"' in home and 'id="mt-bell"' in home
     admin = web("admin")
