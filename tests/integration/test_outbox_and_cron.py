@@ -162,7 +162,7 @@ def test_inline_mode_still_runs_after_commit_at_once(app, api, monkeypatch, uniq
     assert notice["state"] == "resolved" and notice["resolved_by"] == "system"
 
 
-def test_rq_cron_scheduler_raises_the_expiry_alert_once(rq_app, redis_conn, monkeypatch, unique):
+def test_rq_cron_scheduler_raises_the_expiry_alert_once(rq_app, api, redis_conn, monkeypatch, unique):
     from jobs.scheduler import build_cron
     lot_id = receive(rq_app, "SH01", f"CRON{unique}", dt.date.today() + dt.timedelta(days=25), quantity="4")
     with smtp_server() as (mail, port):
@@ -181,6 +181,9 @@ def test_rq_cron_scheduler_raises_the_expiry_alert_once(rq_app, redis_conn, monk
         assert runs[-1]["func"] == "jobs.alert_jobs.evaluate_rule"
         assert runs[-1]["progress_total"] >= 1 and runs[-1]["progress_done"] == runs[-1]["progress_total"]
         assert any(f"CRON{unique}" in body for body in mail.to("manager_sh@example.com"))
+        inbox = api("manager_sh").get("/api/v1/notifications/", query_string={"rule": "lot_expiring",
+                                                                             "page_size": 200}).json
+        assert alert["id"] in {n["id"] for n in inbox["items"]}
         mailed = len(mail.messages)
 
         # a restarted scheduler does not re-run what was enqueued at its due time
