@@ -34,6 +34,21 @@ class Config:
     REDIS_URL = _env("REDIS_URL", "")
     RQ_QUEUE = _env("RQ_QUEUE", "medtrace")
     RQ_JOB_TIMEOUT = _env("RQ_JOB_TIMEOUT", 1800)
+    # Seconds between two deliveries of the job outbox by the scheduler process.
+    JOB_RELAY_INTERVAL = _env("JOB_RELAY_INTERVAL", 30)
+    # run.py runs metadata/schedules.yaml in-process when REDIS_URL is empty.
+    MEDTRACE_SCHEDULER = _env("MEDTRACE_SCHEDULER", True)
+    # E-mail of notifications; empty SMTP_HOST sends none (the inbox still gets them).
+    SMTP_HOST = _env("SMTP_HOST", "")
+    SMTP_PORT = _env("SMTP_PORT", 25)
+    SMTP_USERNAME = _env("SMTP_USERNAME", "")
+    SMTP_PASSWORD = _env("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _env("SMTP_STARTTLS", False)
+    SMTP_SSL = _env("SMTP_SSL", False)
+    MAIL_FROM = _env("MAIL_FROM", "medtrace@localhost")
+    MAIL_SUBJECT_PREFIX = _env("MAIL_SUBJECT_PREFIX", "[MedTrace]")
+    # Links in e-mails point here.
+    APP_BASE_URL = _env("APP_BASE_URL", "http://127.0.0.1:8080")
     # Where metadata/, forms/, workflows/ and reports/ are read from.
     MEDTRACE_ROOT = _env("MEDTRACE_ROOT", str(BASE_DIR))
     # Keyboard-wedge scanners often send another character instead of GS (0x1D).

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from app import jobqueue, records, transfers
+from app import alerts, jobqueue, records, transfers
+from app import notifications as notices
+from app.alerts import changes as alert_changes
 from app.auth import audit as security_audit
 from app.auth import csrf, lockout
 from app.auth.keys import configure_secret_key
@@ -28,6 +30,7 @@ from app.meta import customizations
 from app.meta.compiler import CompiledModels, compile_models
 from app.meta.loader import MetadataLoader
 from app.meta.model import Metadata
+from app.meta.schedules import load_schedules
 from app.meta.workflows import load_workflows
 from app.records import audit, naming
 from app.runtime import Runtime
@@ -53,6 +56,7 @@ def engine_tables(md: sa.MetaData, meta: Metadata) -> None:
     signed_changes.define_tables(md)
     jobqueue.define_tables(md)
     lockout.define_tables(md)
+    notices.define_tables(md)
     stock_tables.define_tables(md, meta)
 
 
@@ -106,6 +110,7 @@ def create_app(config: dict | None = None) -> Flask:
     registry = document_registry()
     records.install(derivations=registry.derivations)
     security_audit.install()  # users, roles and groups in the same audit trail
+    alert_changes.install()
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -119,6 +124,11 @@ def create_app(config: dict | None = None) -> Flask:
                           workflows=load_entity_workflows(root, meta, models, registry),
                           documents=registry, jobs=jobqueue.AppJobQueue())
         app.extensions["medtrace"] = runtime
+        # alert rules and schedules: a bad file stops start-up, naming file and key
+        rules = alerts.load(root, meta)
+        app.extensions["medtrace_alerts"] = rules
+        app.extensions["medtrace_schedules"] = load_schedules(
+            root, jobqueue.resolve_job_function, extra=alerts.schedules_of(rules))
 
         csrf.install(app)  # before AppBuilder, so the API blueprints are exempted from form tokens
         appbuilder = AppBuilder(update_perms=False, security_manager_class=MedTraceSecurityManager)

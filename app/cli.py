@@ -15,7 +15,7 @@ from app.auth import passwords
 from app.auth.passwords import PasswordRejected
 from app.database import db
 from app.demo import load_demo_data
-from app.jobqueue import enqueue
+from app.jobqueue import deliver_pending, enqueue
 from app.meta.sync import DestructiveChange, sync_schema
 from app.records import chain
 from app.security import sync_permissions
@@ -133,3 +133,11 @@ def job_command(func_path, args):
     handle = enqueue(current_app._get_current_object(), func_path, *[json.loads(a) for a in args])
     result = json.dumps(handle.result, ensure_ascii=False) if handle.result is not None else ""
     click.echo(f"{handle.id} {handle.state} {result or handle.error or ''}")
+
+
+@medtrace_cli.command("relay-jobs")
+def relay_jobs_command():
+    """Deliver the job outbox now: runs requested while Redis was unreachable
+    (the scheduler process does this every JOB_RELAY_INTERVAL seconds)."""
+    stats = deliver_pending(current_app._get_current_object())
+    click.echo(", ".join(f"{k}: {v}" for k, v in stats.items()))

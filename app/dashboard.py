@@ -1,6 +1,6 @@
 """Figures for the home dashboard, limited to the actor's warehouses: stock,
 goods in transit, transfers waiting for approval, open receiving exceptions
-and lots close to expiry (not yet expired)."""
+and lots close to expiry (not yet expired); and the alert panel (open notifications)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.actor import Actor
 from app.domain.clock import today as utc_today
 from app.domain.quantities import format_quantity
+from app.notifications.inbox import alert_panel as inbox_panel
 
 
 
@@ -52,3 +53,9 @@ def dashboard_figures(session, models, actor: Actor, workflows: dict,
     figures["expiring_lots"] = session.execute(scoped(lots_in_stock.where(
         Lot.expiry_date >= today, Lot.expiry_date <= window), B.c.warehouse_id)).scalar_one()
     return figures
+
+
+def alert_panel(ctx, kinds, lang: str, workflow_entities=frozenset()) -> dict:
+    """The alert panel: the actor's open notifications by severity and the
+    latest unread ones (the inbox's own rules of who sees what)."""
+    return inbox_panel(ctx, kinds, lang, workflow_entities=workflow_entities)

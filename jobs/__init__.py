@@ -27,3 +27,14 @@ def run_job(func_path: str, args: list, kwargs: dict, actor_username: str | None
     differ from this worker's environment."""
     from app.jobqueue import run_on_worker
     return run_on_worker(worker_app(config), func_path, args, kwargs, actor_username)
+
+
+def run_scheduled(schedule: str, config: dict | None = None):
+    """What RQ's cron scheduler enqueues for each schedule entry: run it in the
+    worker's app, unless the previous run of the same schedule is still going."""
+    from rq import get_current_job
+
+    from app.jobqueue import run_scheduled as run
+    job = get_current_job()
+    handle = run(worker_app(config), schedule, job_id=job.id if job else None, reraise=True)
+    return {"state": handle.state, "result": handle.result}

@@ -22,7 +22,7 @@ from app.meta.model import (
 WAREHOUSE = "Warehouse"
 __all__ = ["MetadataError", "MetadataLoader", "deep_merge"]
 # Permission targets that are engine pages, not entities.
-ENGINE_TARGETS = {"AuditLog": "admin"}
+ENGINE_TARGETS = {"AuditLog": "admin", "JobRun": "admin"}
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:

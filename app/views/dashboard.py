@@ -1,13 +1,16 @@
 """The home page: a dashboard of what the signed-in user may see."""
 from __future__ import annotations
 
-from flask import g, redirect, url_for
+from flask import current_app, g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 
 from app.actor import current_actor
-from app.dashboard import dashboard_figures
+from app.alerts import catalog
+from app.dashboard import alert_panel, dashboard_figures
+from app.i18n import Texts, current_language
+from app.notifications.texts import TEXT as INBOX_TEXT
 from app.database import db
-from app.web.requests import runtime
+from app.web.requests import runtime, service_context
 
 
 class MedTraceIndexView(IndexView):
@@ -21,5 +24,7 @@ class MedTraceIndexView(IndexView):
             return redirect(url_for("AuthDBView.login"))
         rt = runtime()
         figures = dashboard_figures(db.session, rt.models, current_actor(), rt.workflows)
+        panel = alert_panel(service_context(), catalog(current_app.extensions["medtrace_alerts"]),
+                            current_language(), workflow_entities=frozenset(rt.workflows))
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
-                                    figures=figures)
+                                    figures=figures, panel=panel, it=Texts(INBOX_TEXT))

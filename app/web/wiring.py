@@ -8,6 +8,8 @@ from app.actor import set_resolver
 from app.api import documents as documents_api
 from app.api import entry as entry_api
 from app.api import inventory as inventory_api
+from app.api import jobs as jobs_api
+from app.api import notifications as notifications_api
 from app.api import regulated as regulated_api
 from app.api import transfers as transfers_api
 from app.crud import register_entities
@@ -16,8 +18,8 @@ from app.domain.errors import DomainError
 from app.i18n import current_language
 from app.runtime import Runtime
 from app.views import (
-    audit_pages, document_pages, inventory_pages, putaway_pages, receipt_pages, shipment_pages,
-    signed_change_pages, transfer_entry, transfer_pages,
+    audit_pages, document_pages, inventory_pages, jobs_pages, notification_pages, putaway_pages,
+    receipt_pages, shipment_pages, signed_change_pages, transfer_entry, transfer_pages,
 )
 from app.web.requests import request_actor
 
@@ -32,6 +34,10 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
     regulated_api.register(appbuilder, runtime.meta)
     audit_pages.register(appbuilder, runtime)
     signed_change_pages.register(appbuilder, runtime)
+    jobs_api.register(appbuilder)
+    notifications_api.register(appbuilder)
+    jobs_pages.register(appbuilder, runtime)
+    notification_pages.register(app, appbuilder, runtime)
     runtime.pages = (inventory_pages.register(appbuilder, runtime)
                      + putaway_pages.register(appbuilder, runtime)
                      + shipment_pages.register(appbuilder, runtime)
