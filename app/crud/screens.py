@@ -17,7 +17,7 @@ What FAB leaves raw, these screens make readable and safe:
 """
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, request
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -47,8 +47,8 @@ TEXT = {
     "none": {"en": "—", "zh": "—"},
     "required": {"en": "This field is required.", "zh": "此项为必填项。"},
     "not_a_choice": {"en": "Choose one of the listed values.", "zh": "请从列表中选择。"},
-    "locked": {"en": "{name} is {state}: only a {initial} {what} can be edited or deleted; "
-                     "it changes through its actions.",
+    "locked": {"en": "{name} is in state “{state}”: only a {what} in state “{initial}” can be "
+                     "edited or deleted; it changes through its actions now.",
                "zh": "{name} 当前状态为「{state}」：只有「{initial}」状态的{what}可以编辑或删除，"
                      "请通过单据操作处理。"},
     "refused": {"en": "Not saved: {reason}", "zh": "未保存：{reason}"},
@@ -191,6 +191,16 @@ class MedTraceModelView(ModelView):
         return pick(TEXT["locked"], lang).format(
             name=getattr(target, "name", None) or what, what=what if lang == "zh" else what.lower(),
             state=workflow.state_label(state, lang), initial=workflow.state_label(workflow.initial, lang))
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        """A record that cannot be edited here opens its detail page, which says why."""
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is not None and (reason := self.lock_reason(item)):
+            flash(reason, "warning")
+            return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+        return super().edit(pk)
 
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
                          page=None, page_size=None, widgets=None, **kwargs):

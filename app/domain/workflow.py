@@ -257,9 +257,12 @@ class Workflow:
         return self.state(name).label(lang)
 
     def action_label(self, action: str, lang: str = "en") -> str:
+        """The label of a transition's action, or of a step (history shows both)."""
         for t in self.transitions:
             if t.action == action:
                 return t.label(lang)
+        if action in self.steps:
+            return self.steps[action].label(lang)
         return action
 
     def on_enter(self, name: str) -> tuple[Task, ...]:
