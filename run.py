@@ -7,6 +7,7 @@ start and prints the admin password once. Set DATABASE_URL for PostgreSQL and RE
 """
 from __future__ import annotations
 
+import logging
 import os
 
 from app import create_app, db
@@ -14,7 +15,16 @@ from app.cli import ensure_admin, run_sync
 from app.demo import load_demo_data
 
 
+class FirstStartNotice(logging.Filter):
+    """FAB says "No user yet created, use flask fab command" on a first start;
+    run.py creates the admin a moment later and prints its password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No user yet created" not in record.getMessage()
+
+
 def main() -> None:
+    logging.getLogger("flask_appbuilder.security.manager").addFilter(FirstStartNotice())
     app = create_app()
     with app.app_context():
         run_sync()
@@ -30,8 +40,7 @@ def main() -> None:
             print(f"  Admin user: admin   password: {password}")
             print("  (shown once; change it under Security > Users)")
             print("=" * 60)
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8080"))
+    host, port = app.config["HOST"], app.config["PORT"]
     print(f"MedTrace is serving on http://{host}:{port}")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

@@ -13,7 +13,7 @@ from app.database import db
 from app.domain.errors import DomainError
 from app.i18n import current_language
 from app.runtime import Runtime
-from app.views import audit_pages, document_pages, inventory_pages, transfer_pages
+from app.views import audit_pages, document_pages, inventory_pages, site, transfer_pages
 from app.web.requests import request_actor
 
 
@@ -28,6 +28,7 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
                      + transfer_pages.register(appbuilder, runtime)
                      # transfers have purpose-built pages; every other workflow document the generic ones
                      + document_pages.register(appbuilder, runtime, skip={"TransferOrder"}))
+    site.register(app, appbuilder, runtime.meta)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
