@@ -151,6 +151,15 @@ class MedTraceModelView(ModelView):
     nowrap: set = set()
     page_size = 25
 
+    def _init_forms(self):
+        super()._init_forms()
+        # a link's empty choice reads "—", not FAB's "__None"
+        for form in (self.add_form, self.edit_form, self.search_form):
+            for f in self.entity.links():
+                unbound = getattr(form, f.name, None)
+                if unbound is not None and hasattr(unbound, "kwargs"):
+                    unbound.kwargs["blank_text"] = pick(TEXT["none"], "en")
+
     # -- export ---------------------------------------------------------------------
     @expose("/export.csv")
     @has_access

@@ -21,7 +21,16 @@ FAB_ROLES = {
 TEXT = {
     "login_count": {"en": "Sign-ins", "zh": "登录次数"},
     "fail_login_count": {"en": "Failed sign-ins", "zh": "登录失败次数"},
+    "other_permissions": {"en": "{n} screen permissions", "zh": "{n} 项页面权限"},
 }
+# the metadata permissions, as a role list reads them
+VERBS = {
+    "can_read": {"en": "read", "zh": "查看"}, "can_create": {"en": "create", "zh": "新建"},
+    "can_write": {"en": "change", "zh": "修改"}, "can_delete": {"en": "delete", "zh": "删除"},
+    "can_approve": {"en": "approve", "zh": "审批"}, "can_print": {"en": "print", "zh": "打印"},
+    "can_export": {"en": "export", "zh": "导出"},
+}
+AUDIT_LOG = {"en": "Audit trail", "zh": "审计追踪"}
 
 
 class QuietRedirects(logging.Filter):
@@ -39,6 +48,29 @@ def role_label(meta: Metadata, name: str) -> str:
     role = meta.roles.get(name)
     label = role.label if role is not None else FAB_ROLES.get(name)
     return pick(label) if label else name
+
+
+def permissions_text(meta: Metadata, permissions) -> str:
+    """A role's permissions per entity ("Product: read, change"), in the
+    user's language; FAB's screen permissions counted, not listed."""
+    lang = current_language()
+    by_entity: dict[str, list[str]] = {}
+    others = 0
+    for pv in permissions or []:
+        name, view = pv.permission.name, pv.view_menu.name
+        label = meta.entities[view].label if view in meta.entities else (
+            AUDIT_LOG if view == "AuditLog" else None)
+        if name in VERBS and label is not None:
+            by_entity.setdefault(pick(label, lang), []).append(name)
+        else:
+            others += 1
+    sep, colon = ("、", "：") if lang == "zh" else (", ", ": ")
+    order = list(VERBS)
+    parts = [f"{entity}{colon}{sep.join(pick(VERBS[v], lang) for v in sorted(verbs, key=order.index))}"
+             for entity, verbs in sorted(by_entity.items())]
+    if others:
+        parts.append(pick(TEXT["other_permissions"], lang).format(n=others))
+    return " · ".join(parts)
 
 
 def _user_view(appbuilder):
@@ -69,7 +101,8 @@ def label_security_screens(appbuilder, meta: Metadata) -> None:
     roles = _find_view(appbuilder, "RoleModelView")
     if roles is not None:
         roles.formatters_columns = {**(roles.formatters_columns or {}),
-                                    "name": lambda name: role_label(meta, name)}
+                                    "name": lambda name: role_label(meta, name),
+                                    "permissions": lambda pvs: permissions_text(meta, pvs)}
     stats = _find_view(appbuilder, "UserStatsChartView")
     if stats is not None:
         # its two charts are named by their definitions' labels, in English only
