@@ -29,6 +29,7 @@ from flask_appbuilder.widgets import ListWidget
 from wtforms import SelectField
 from wtforms.validators import DataRequired, Optional
 
+from app.actor import current_actor
 from app.crud.common import (
     columns_of, default_order, hidden_fields, labels, related_filters, scope_filters,
 )
@@ -51,6 +52,9 @@ TEXT = {
                      "edited or deleted; it changes through its actions now.",
                "zh": "{name} 当前状态为「{state}」：只有「{initial}」状态的{what}可以编辑或删除，"
                      "请通过单据操作处理。"},
+    "not_yours": {"en": "{name} belongs to {warehouse}, outside your data scope: you can read it, "
+                        "not change it.",
+                  "zh": "{name} 属于 {warehouse}，不在您的数据权限范围内：可以查看，不能修改。"},
     "refused": {"en": "Not saved: {reason}", "zh": "未保存：{reason}"},
     "fix_fields": {"en": "Not saved: correct the fields marked below.",
                    "zh": "未保存：请更正下方标出的字段。"},
@@ -185,18 +189,29 @@ class MedTraceModelView(ModelView):
 
     # -- locks: edit and delete only where they can succeed -----------------------------
     def lock_reason(self, item) -> str | None:
-        """Why ``item`` cannot be edited or deleted on this screen, or None.
-        A workflow document (and its lines) changes through its actions once it
-        has left its first state (``app.records.guard`` refuses it anyway)."""
+        """Why ``item`` cannot be edited or deleted on this screen, or None: it
+        belongs to a warehouse outside the user's scope (``app.records.scope``
+        refuses the write), or it is a workflow document (or a line of one) past
+        its first state, which changes through its actions (``app.records.guard``)."""
         target = getattr(item, "parent", None) if self.entity.table_of else item
-        workflow = getattr(type(target), "__workflow__", None) if target is not None else None
+        if target is None:
+            return None
+        lang = current_language()
+        meta = type(target).__entity__
+        what = pick(meta.label, lang)
+        scope = current_actor().warehouse_ids
+        if scope is not None and meta.scope_fields and meta.scope_fields[0] != "id":
+            # a record is changed by its owning warehouse (the first scope field)
+            owner = getattr(target, meta.scope_fields[0], None)
+            if owner is not None and owner.id not in scope:
+                return pick(TEXT["not_yours"], lang).format(
+                    name=getattr(target, "name", None) or str(target), warehouse=owner)
+        workflow = getattr(type(target), "__workflow__", None)
         if workflow is None:
             return None
         state = getattr(target, workflow.state_field)
         if state in (None, "", workflow.initial):
             return None
-        lang = current_language()
-        what = pick(type(target).__entity__.label, lang)
         return pick(TEXT["locked"], lang).format(
             name=getattr(target, "name", None) or what, what=what if lang == "zh" else what.lower(),
             state=workflow.state_label(state, lang), initial=workflow.state_label(workflow.initial, lang))
