@@ -348,7 +348,7 @@ def job_status(job_id: str) -> dict:
         elif out and rq_state and rq_state["state"] == "failed":
             out.update(state="failed", error=rq_state.get("error"))
     if out is None:
-        raise NotFound(f"unknown job {job_id!r}")
+        raise NotFound(f"unknown job {job_id!r}", zh=f"任务 {job_id!r} 不存在")
     return out
 
 

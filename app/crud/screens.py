@@ -249,12 +249,12 @@ class MedTraceModelView(ModelView):
     def pre_update(self, item):
         reason = self.lock_reason(item)
         if reason:
-            raise Locked(reason)
+            raise Locked(reason, zh=reason)
 
     def pre_delete(self, item):
         reason = self.lock_reason(item)
         if reason:
-            raise Locked(reason)
+            raise Locked(reason, zh=reason)
 
     def _delete(self, pk):
         item = self.datamodel.get(pk, self._base_filters)

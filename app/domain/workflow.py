@@ -433,6 +433,7 @@ class Workflow:
                     f"{self.source}: {transition.where}.when could not be "
                     f"evaluated for this {self._noun}: {exc}",
                     {"workflow": self.name, "transition": transition.index},
+                    zh=f"{self.source}：{transition.where}.when 无法对该单据求值：{exc}",
                 ) from exc
         return None
 
@@ -451,6 +452,7 @@ class Workflow:
                     f"{self.source}: {transition.where} is an approval, so the "
                     "context must carry 'owner' (the creator's user id, or None).",
                     {"workflow": self.name, "transition": transition.index},
+                    zh=f"{self.source}：{transition.where} 是审批，条件上下文必须包含 'owner'（创建人）。",
                 )
             owner = context["owner"]
             if owner is not None and str(owner) == str(actor.id):

@@ -18,7 +18,7 @@ def post_internal_move(ctx: ServiceContext, data: dict) -> Any:
     warehouse = ctx.warehouse_in_scope(data.get("warehouse"))
     lines = data.get("lines") or []
     if not lines:
-        raise ValidationFailed("a move needs at least one line")
+        raise ValidationFailed("a move needs at least one line", zh="移库单至少需要一行明细")
     doc = m["InternalMove"](warehouse=warehouse, moved_at=ctx.now(), reason=data.get("reason"),
                             status="posted")
     moves, problems, products = [], Problems(), []

@@ -43,13 +43,14 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
     warehouse = ctx.warehouse_in_scope(data.get("warehouse"))
     supplier = ctx.find("Partner", data.get("supplier"), key="code", what="supplier")
     if supplier.kind != "supplier":
-        raise ValidationFailed(f"{supplier.code} is a {supplier.kind}, not a supplier")
+        raise ValidationFailed(f"{supplier.code} is a {supplier.kind}, not a supplier",
+                               zh=f"{supplier.code} 不是供应商")
     location = (bin_in_warehouse(ctx, data["location"], warehouse) if data.get("location")
                 else receiving_location(ctx, warehouse))
     inspection = bool(data.get("inspection"))
     lines_in = [ReceiptLineIn(index=i, **line) for i, line in enumerate(data.get("lines") or [], 1)]
     if not lines_in:
-        raise ValidationFailed("a receipt needs at least one line")
+        raise ValidationFailed("a receipt needs at least one line", zh="入库单至少需要一行明细")
 
     problems = Problems()
     scans: dict[int, UdiData] = {}
@@ -79,7 +80,9 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                                            zh=f"扫描的是 {product.sku}，不是 {line.product}")
                 for name, scanned, given in (("lot", udi.lot, lot_number), ("serial", udi.serial, serial)):
                     if scanned and given and scanned != given:
-                        raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}")
+                        raise ValidationFailed(
+                            f"scanned {name} {scanned} differs from entered {given}",
+                            zh=f"扫描的{'批号' if name == 'lot' else '序列号'} {scanned} 与录入的 {given} 不一致")
                 lot_number, serial = lot_number or udi.lot, serial or udi.serial
                 expiry = expiry or udi.expiry
                 production = production or udi.production_date

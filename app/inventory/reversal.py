@@ -12,9 +12,9 @@ def reverse_document(ctx: ServiceContext, entity: str, ref: Any) -> Any:
     """Correct a posted receipt, move or shipment with mirror moves."""
     doc = ctx.find(entity, ref, key="name", what=entity.lower())
     if not ctx.actor.sees_warehouse(doc.warehouse_id):
-        raise NotFound(f"unknown {entity.lower()} {ref!r}")
+        raise NotFound(f"unknown {entity.lower()} {ref!r}", zh=f"单据 {ref!r} 不存在")
     if doc.status == "reversed":
-        raise Conflict(f"{doc.name} was already reversed")
+        raise Conflict(f"{doc.name} was already reversed", zh=f"{doc.name} 已冲销")
     StockLedger(ctx.session, ctx.models).reverse_document(entity, doc.id)
     doc.status = "reversed"
     return doc

@@ -22,10 +22,11 @@ def post_shipment(ctx: ServiceContext, data: dict) -> tuple[Any, list]:
     warehouse = ctx.warehouse_in_scope(data.get("warehouse"))
     customer = ctx.find("Partner", data.get("customer"), key="code", what="customer")
     if customer.kind not in ("customer", "hospital"):
-        raise ValidationFailed(f"{customer.code} is a {customer.kind}, not a customer or hospital")
+        raise ValidationFailed(f"{customer.code} is a {customer.kind}, not a customer or hospital",
+                               zh=f"{customer.code} 不是客户或医院")
     lines = data.get("lines") or []
     if not lines:
-        raise ValidationFailed("a shipment needs at least one line")
+        raise ValidationFailed("a shipment needs at least one line", zh="出库单至少需要一行明细")
     now = ctx.now()
     try:
         allocated = allocate_lines(ctx, warehouse, lines, on_date=now.date(),

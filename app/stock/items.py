@@ -50,7 +50,8 @@ def product_for_udi(ctx: ServiceContext, udi: UdiData, known: dict | None = None
 def lot_ref(ctx, product, ref):
     if ref in (None, ""):
         if product.tracking in LOT_TRACKED:
-            raise ValidationFailed(f"{product.sku} is lot-tracked: give the lot")
+            raise ValidationFailed(f"{product.sku} is lot-tracked: give the lot",
+                                   zh=f"{product.sku} 按批次追溯：请填写批号")
         return None
     Lot = ctx.models["Lot"]
     if isinstance(ref, int):
@@ -61,20 +62,22 @@ def lot_ref(ctx, product, ref):
     if lot is None:
         raise NotFound(f"unknown lot {ref} of {product.sku}", zh=f"{product.sku} 没有批次 {ref}")
     if lot.product_id != product.id:
-        raise ValidationFailed(f"lot {lot.lot_number} belongs to another product, not {product.sku}")
+        raise ValidationFailed(f"lot {lot.lot_number} belongs to another product, not {product.sku}",
+                               zh=f"批次 {lot.lot_number} 属于其他产品，不是 {product.sku}")
     return lot
 
 
 def serial_ref(ctx, product, ref):
     if ref in (None, ""):
         if product.tracking in SERIAL_TRACKED:
-            raise ValidationFailed(f"{product.sku} is serial-tracked: give the serial number")
+            raise ValidationFailed(f"{product.sku} is serial-tracked: give the serial number",
+                                   zh=f"{product.sku} 按序列号追溯：请填写序列号")
         return None
     Serial = ctx.models["Serial"]
     serial = ctx.session.execute(sa.select(Serial).where(
         Serial.product_id == product.id, Serial.serial_number == str(ref))).scalar_one_or_none()
     if serial is None:
-        raise NotFound(f"unknown serial {ref} of {product.sku}")
+        raise NotFound(f"unknown serial {ref} of {product.sku}", zh=f"{product.sku} 没有序列号 {ref}")
     return serial
 
 

@@ -90,7 +90,8 @@ class StockLedger:
         """Check and write ``moves`` for one document; raise LedgerError (nothing
         written) if any invariant would break. The caller commits."""
         if not moves:
-            raise LedgerError("a document needs at least one line to post")
+            raise LedgerError("a document needs at least one line to post",
+                              zh="单据至少需要一行明细才能过账")
         moved_at = moved_at or utcnow()
         keys = {from_key(m) for m in moves} | {to_key(m) for m in moves}
         serial_ids = {m.serial_id for m in moves if m.serial_id}
@@ -181,12 +182,14 @@ class StockLedger:
             m.document_type == document_type, m.document_id == document_id,
             m.reversal_of_id.is_(None)).order_by(m.id)).all()
         if not original:
-            raise NotFound(f"{document_type} {document_id} has no posted moves")
+            raise NotFound(f"{document_type} {document_id} has no posted moves",
+                           zh=f"{document_type} {document_id} 没有已过账的库存移动")
         already = self.session.execute(sa.select(sa.func.count()).where(
             m.reversal_of_id.in_([r.id for r in original]))).scalar_one()
         if already:
             raise Conflict(f"{document_type} {original[0].document_name or document_id} "
-                           "was already reversed")
+                           "was already reversed",
+                           zh=f"{document_type} {original[0].document_name or document_id} 已冲销")
         mirror = [Move(product_id=r.product_id, lot_id=r.lot_id, serial_id=r.serial_id,
                        from_location_id=r.to_location_id, to_location_id=r.from_location_id,
                        from_status=r.to_status, to_status=r.from_status, quantity=r.quantity)

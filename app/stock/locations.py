@@ -58,5 +58,6 @@ def receiving_location(ctx: ServiceContext, warehouse):
     ).scalar_one_or_none()
     if loc is None:
         raise ValidationFailed(f"warehouse {warehouse.code} has no receiving location; "
-                               "add one or give a bin")
+                               "add one or give a bin",
+                               zh=f"仓库 {warehouse.code} 没有收货区：请添加收货区或指定货位")
     return loc
