@@ -510,5 +510,5 @@ def f(x, **kw):
 def g(**kw):
     return ValidationFailed("passed on", **kw)
 '''
-    assert app_zh_problems(source, "sample.py", {"Conflict", "NotFound", "ValidationFailed"}) == [
+    assert sorted(app_zh_problems(source, "sample.py", {"Conflict", "NotFound", "ValidationFailed"})) == [
         "sample.py:4: Conflict(...) without zh=", "sample.py:5: NotFound(...) with an empty zh="]
