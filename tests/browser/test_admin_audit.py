@@ -5,8 +5,10 @@ CSV and Excel (formula injection neutralised). A clerk may not open it."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -68,11 +70,22 @@ def test_qa_manager_reads_filters_and_exports_the_audit_trail(page, login, live_
     page.go_back()
 
     # by user and date: only that user's changes
+    page.fill("#f-record", "")
     page.select_option("#f-user", "clerk_hz")
     page.click("#audit-filters button[type=submit]")
     page.wait_for_load_state()
     who = {r["Who"] for r in rows_of(page)}
     assert who == {"clerk_hz"}
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    page.fill("#f-from", (today - dt.timedelta(days=1)).isoformat())
+    page.fill("#f-to", (today - dt.timedelta(days=1)).isoformat())
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#audit-none").is_visible()
+    page.fill("#f-to", today.isoformat())
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_load_state()
+    assert {r["Who"] for r in rows_of(page)} == {"clerk_hz"}
     page.screenshot(path="/tmp/medtrace-audit-qa.png", full_page=True)
 
     # exports: what the filters select, as labels; CSV and Excel
