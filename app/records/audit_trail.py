@@ -146,8 +146,12 @@ class AuditReader:
         if record.isdigit() and entity:
             return A.c.record_id == int(record)
         pairs: list[tuple[str, list[int]]] = []
-        candidates = [self.meta.entities[entity]] if entity in self.meta.entities else [
-            e for e in self.meta.entities.values() if not e.table_of]
+        if entity in self.meta.entities:
+            chosen = self.meta.entities[entity]
+            # a line is found by its document's number
+            candidates = [self.meta.entities[chosen.table_of] if chosen.table_of else chosen]
+        else:
+            candidates = [e for e in self.meta.entities.values() if not e.table_of]
         for e in candidates:
             column = self._title_column(e)
             if column is None:
@@ -162,7 +166,7 @@ class AuditReader:
                 child = self.ctx.models[f.target]
                 lines = list(self.ctx.session.execute(
                     sa.select(child.id).where(child.parent_id.in_(found))).scalars())
-                if lines and (not entity or entity == e.name):
+                if lines:
                     pairs.append((f.target, lines))
         if record.isdigit() and not entity:
             return sa.or_(A.c.record_id == int(record),
