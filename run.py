@@ -4,15 +4,25 @@
 
 It syncs the schema, loads demo data (and ~300 moves of history) on first
 start and prints the admin password once. Set DATABASE_URL for PostgreSQL and REDIS_URL for RQ.
+
+A restart with nothing changed takes seconds: the schema check is quick, and
+roles and permissions (FAB's sync takes several seconds) are synced only when
+the metadata, the screens or the permission rules changed since the last start
+on this database (``flask medtrace sync`` always syncs them).
 """
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import logging
 import os
+from pathlib import Path
 
-from app import create_app, db
+from app import create_app, db, security
 from app.cli import ensure_admin, run_sync
 from app.demo import load_demo_data
+from app.meta.sync import sync_schema
 
 
 class FirstStartNotice(logging.Filter):
@@ -23,11 +33,42 @@ class FirstStartNotice(logging.Filter):
         return "No user yet created" not in record.getMessage()
 
 
+def permissions_fingerprint(app) -> str:
+    """What the roles and permissions are synced from: the metadata (roles.yaml
+    and every entity), the screens and pages, and the sync's own code."""
+    runtime = app.extensions["medtrace"]
+    views = sorted((type(v).__name__, str(getattr(v, "class_permission_name", "")),
+                    sorted(getattr(v, "base_permissions", None) or []))
+                   for v in app.appbuilder.baseviews)
+    source = inspect.getsource(security)
+    return hashlib.sha256(json.dumps([runtime.meta.fingerprint, views, sorted(runtime.pages), source],
+                                     default=str).encode()).hexdigest()
+
+
+def sync(app) -> None:
+    """The schema always (additive, fast); roles and permissions when they may differ."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    stamp = Path(app.instance_path) / f".permissions-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+    fingerprint = permissions_fingerprint(app)
+    runtime = app.extensions["medtrace"]
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        for line in sync_schema(db.engine, runtime.models.metadata).lines():
+            print(line)
+        roles_present = all(app.appbuilder.sm.find_role(name) for name in [*runtime.meta.roles, "Admin"])
+        db.session.rollback()
+        if roles_present:
+            print("roles and permissions: unchanged since the last start")
+            return
+    run_sync()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+
+
 def main() -> None:
     logging.getLogger("flask_appbuilder.security.manager").addFilter(FirstStartNotice())
     app = create_app()
     with app.app_context():
-        run_sync()
+        sync(app)
         runtime = app.extensions["medtrace"]
         first_start = db.session.execute(
             runtime.models.table("stock_move").select().limit(1)).first() is None
