@@ -113,7 +113,8 @@ def create_app(config: dict | None = None) -> Flask:
         registry = document_registry()
         runtime = Runtime(meta=meta, models=models,
                           settings=Settings(root=root,
-                                            udi_separator_chars=app.config["UDI_SEPARATOR_CHARS"]),
+                                            udi_separator_chars=app.config["UDI_SEPARATOR_CHARS"],
+                                            timezone=app.config["MEDTRACE_TIMEZONE"]),
                           workflows=load_entity_workflows(root, meta, models, registry),
                           documents=registry, jobs=jobqueue.AppJobQueue())
         app.extensions["medtrace"] = runtime

@@ -5,13 +5,14 @@ the signature history (name, time, meaning). Its labels are bilingual like every
 user-facing text (``LABELS``: {key: {en, zh}})."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import jinja2
 from weasyprint import HTML
 
 from app.context import ServiceContext
-from app.i18n import Texts
+from app.i18n import Texts, local_time, zone_named, zone_text
 from app.transfers.reads import transfer_detail
 
 LABELS = {
@@ -66,9 +67,14 @@ def render_transfer_note(ctx: ServiceContext, transfer, lang: str = "en") -> byt
     """The 调拨单 PDF: header, lines with lot/serial/expiry, approval and
     signature history, page x of y."""
     root = Path(ctx.settings.root)
+    zone = zone_named(ctx.settings.timezone)
     detail = transfer_detail(ctx, transfer, lang)
+    for h in detail["history"]:  # stored UTC, printed in the business's zone
+        h["at_text"] = local_time(dt.datetime.fromisoformat(h["at"]), zone) if h["at"] else ""
+        h["signed_at_text"] = (local_time(dt.datetime.fromisoformat(h["signed_at"]), zone)
+                               if h["signed_at"] else "")
     html = _environment(root).get_template("transfer_note.html").render(
         t=detail, L=Texts(LABELS, lang).subset(LABELS), generated_by=ctx.actor.username,
-        page_counter=page_counter_css(Texts(LABELS, lang)("page_x_of_y")),
-        generated_at=ctx.now().strftime("%Y-%m-%d %H:%M UTC"), lang=lang)
+        page_counter=page_counter_css(Texts(LABELS, lang)("page_x_of_y")), zone=zone_text(zone),
+        generated_at=f"{local_time(ctx.now(), zone)} ({zone_text(zone)})", lang=lang)
     return HTML(string=html, base_url=str(root / "reports")).write_pdf()
