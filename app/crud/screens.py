@@ -75,13 +75,13 @@ def _choice_coerce(value):
     return None if value in (None, "") else str(value)
 
 
-def enum_field(f: FieldMeta, *, required: bool) -> SelectField:
+def enum_field(f: FieldMeta, *, required: bool, search: bool = False) -> SelectField:
     """A select of an enum's options, labelled in the user's language."""
     choices = [(o, lazy(f.option_label(o))) for o in f.options]
     if not required:
         choices = [("", lazy(TEXT["none"]))] + choices
     return SelectField(lazy(f.label), choices=choices, coerce=_choice_coerce,
-                       default=f.default, widget=Select2Widget(),
+                       default=None if search else f.default, widget=Select2Widget(),
                        validators=[DataRequired() if required else Optional()],
                        validate_choice=True, invalid_choice_message=lazy(TEXT["not_a_choice"]))
 
@@ -109,7 +109,7 @@ def choice_fields(entity: EntityMeta, columns: list[str], *, search: bool = Fals
             continue
         required = f.required and not search
         if f.type == "enum":
-            out[name] = enum_field(f, required=required)
+            out[name] = enum_field(f, required=required, search=search)
         elif f.type == "string" and f.lookup == "users":
             out[name] = user_field(f, required=required)
     return out
