@@ -21,7 +21,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 
 from app.exports import CSV_MIMETYPE, XLSX_MIMETYPE, csv_bytes, xlsx_bytes
-from app.i18n import Texts, business_zone, current_language, lazy, zone_text
+from app.i18n import Texts, business_zone, lazy, zone_text
 from app.records.audit_trail import AuditFilter, AuditReader, RecordRef, export_table
 from app.runtime import Runtime
 from app.web.requests import service_context

@@ -65,7 +65,7 @@ def test_qa_manager_reads_filters_and_exports_the_audit_trail(page, login, live_
         assert not re.search(rf"(?<![\w.]){re.escape(raw)}(?!\w)", body), raw
     # the record links to the transfer's page
     page.locator(f"#audit-rows a:text-is('{day['shipped']}')").first.click()
-    page.wait_for_url(re.compile(rf"/transfers/\d+/$"))
+    page.wait_for_url(re.compile(r"/transfers/\d+/$"))
     assert day["shipped"] in page.inner_text("h2")
     page.go_back()
 

@@ -4,7 +4,6 @@ other input kept, on add and on edit; links offer only sensible targets; edit
 is offered only where it can succeed, and a refused one says why."""
 from __future__ import annotations
 
-import re
 
 import pytest
 import sqlalchemy as sa
