@@ -17,24 +17,28 @@ What FAB leaves raw, these screens make readable and safe:
 """
 from __future__ import annotations
 
+import logging
+
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.urltools import (
     get_filter_args, get_order_args, get_page_args, get_page_size_args,
 )
 from flask_appbuilder.widgets import ListWidget
-from wtforms import SelectField
-from wtforms.validators import DataRequired, Optional
+from sqlalchemy.exc import SQLAlchemyError
+from wtforms import DecimalField, SelectField
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.actor import current_actor
 from app.crud.common import (
     columns_of, default_order, hidden_fields, labels, related_filters, scope_filters,
 )
 from app.crud.interface import EntityInterface
-from app.display import value_text
+from app.display import decimal_text, value_text
 from app.domain.errors import DomainError
 from app.exports import CSV_MIMETYPE, csv_bytes
 from app.i18n import business_zone, current_language, lazy, pick
@@ -42,6 +46,7 @@ from app.meta.model import EntityMeta, FieldMeta, Metadata
 from app.records.validation import record_problems
 from app.security import METHOD_PERMISSIONS
 
+log = logging.getLogger(__name__)
 EXPORT_LIMIT = 100_000
 TEXT = {
     "more": {"en": "More", "zh": "其他"},
@@ -56,6 +61,8 @@ TEXT = {
                         "not change it.",
                   "zh": "{name} 属于 {warehouse}，不在您的数据权限范围内：可以查看，不能修改。"},
     "refused": {"en": "Not saved: {reason}", "zh": "未保存：{reason}"},
+    "database": {"en": "the database cannot hold a value as entered ({detail})",
+                 "zh": "数据库无法保存所填的值（{detail}）"},
     "fix_fields": {"en": "Not saved: correct the fields marked below.",
                    "zh": "未保存：请更正下方标出的字段。"},
 }
@@ -101,6 +108,27 @@ def user_field(f: FieldMeta, *, required: bool) -> SelectField:
                        invalid_choice_message=lazy(TEXT["not_a_choice"]))
 
 
+class QuantityField(DecimalField):
+    """A decimal input that shows the value as the lists do (10, 2.5, 12.50),
+    never rounded to two places: WTForms' default would show 0.0005 as 0.00
+    and save that back when any other field of the record is edited."""
+
+    def __init__(self, *args, scale: int = 4, **kwargs):
+        super().__init__(*args, places=None, **kwargs)
+        self.scale = scale
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else decimal_text(self.data, self.scale)
+
+
+def decimal_field(f: FieldMeta, *, required: bool) -> QuantityField:
+    return QuantityField(lazy(f.label), scale=f.scale, widget=BS3TextFieldWidget(),
+                         default=f.default,
+                         validators=[InputRequired() if required else Optional()])
+
+
 def choice_fields(entity: EntityMeta, columns: list[str], *, search: bool = False) -> dict:
     out = {}
     for name in columns:
@@ -112,6 +140,8 @@ def choice_fields(entity: EntityMeta, columns: list[str], *, search: bool = Fals
             out[name] = enum_field(f, required=required, search=search)
         elif f.type == "string" and f.lookup == "users":
             out[name] = user_field(f, required=required)
+        elif f.type == "decimal" and not search:
+            out[name] = decimal_field(f, required=required)
     return out
 
 
@@ -355,6 +385,14 @@ class MedTraceModelView(ModelView):
                 self._place(form, [(name, exc.in_language(lang)) for name in fields])
             else:
                 flash(pick(TEXT["refused"], lang).format(reason=exc.in_language(lang)), "danger")
+            return False
+        except (SQLAlchemyError, DatabaseException) as exc:  # a value the database cannot hold
+            session.rollback()
+            log.warning("refused by the database: %s", exc)
+            cause = exc.__cause__ if isinstance(exc, DatabaseException) and exc.__cause__ else exc
+            cause = getattr(cause, "orig", None) or cause
+            flash(pick(TEXT["refused"], lang).format(
+                reason=pick(TEXT["database"], lang).format(detail=str(cause).splitlines()[0])), "danger")
             return False
         return True
 

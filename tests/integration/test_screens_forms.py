@@ -223,3 +223,29 @@ def test_a_bad_link_filter_stops_start_up_naming_file_and_key(tmp_path):
                     encoding="utf-8")
     with pytest.raises(MetadataError, match="filter applies to link fields only"):
         MetadataLoader(tmp_path).load()
+
+
+def test_decimal_inputs_show_exact_values_and_too_large_ones_are_refused(web, api, app, unique):
+    r = api("clerk_sh").post("/api/v1/transfers/", json={
+        "from_warehouse": "SH01", "to_warehouse": "BJ01",
+        "lines": [{"product": "SYR-0003", "quantity": "0.0005"}]})
+    assert r.status_code == 201, r.json
+    line = rows(app, "TransferLine", parent_id=r.json["id"])[0]
+    clerk = web("clerk_sh")
+    html = clerk.get(f"/transferlineview/edit/{line.id}").data.decode()
+    assert re.search(r'name="quantity"[^>]*value="0.0005"', html), "shown rounded"
+    admin = web("admin")
+    sku = f"BIG-{unique}"
+    r = admin.post("/productview/add", data={"sku": sku, "name": "Big price", "risk_class": "I",
+                                             "tracking": "none", "unit_price": "12.5"})
+    assert r.status_code == 302
+    [product] = rows(app, "Product", sku=sku)
+    html = admin.get(f"/productview/edit/{product.id}").data.decode()
+    assert re.search(r'name="unit_price"[^>]*value="12.50"', html)
+    if app.backend == "postgresql":  # NUMERIC(18, 2) holds 16 digits before the point
+        r = admin.post(f"/productview/edit/{product.id}", data={
+            "sku": sku, "name": "Big price", "risk_class": "I", "tracking": "none",
+            "unit_price": "123456789012345678901"})
+        html = r.data.decode()
+        assert r.status_code == 200 and "the database cannot hold a value as entered" in html
+        assert rows(app, "Product", sku=sku)[0].unit_price == product.unit_price
