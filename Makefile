@@ -3,17 +3,28 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test services chromium bench
+.PHONY: install run test services chromium bench translations
+
+STAMP := $(VENV)/.installed
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-install: $(BIN)/python
+# Installs only when pyproject.toml changed since the last install (or the
+# venv is new): restarting `make run` takes seconds, not a reinstall.
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
 
 run: install
 	$(BIN)/python run.py
+
+# Recompile the .mo catalogs after editing app/translations/*/LC_MESSAGES/*.po
+translations: install
+	$(BIN)/python app/translations/compile.py
 
 # PostgreSQL and Redis are started when not running (they are installed here).
 services:

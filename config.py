@@ -53,6 +53,12 @@ class Config:
     MEDTRACE_ROOT = _env("MEDTRACE_ROOT", str(BASE_DIR))
     # Keyboard-wedge scanners often send another character instead of GS (0x1D).
     UDI_SEPARATOR_CHARS = _env("UDI_SEPARATOR_CHARS", "\x1d")
+    # Where run.py serves (HOST 0.0.0.0 to listen on every interface).
+    HOST = _env("HOST", "127.0.0.1")
+    PORT = _env("PORT", 8080)
+    # Times are stored in UTC and shown in the business's time zone (an IANA
+    # name; the screens name the zone they show).
+    MEDTRACE_TIMEZONE = _env("MEDTRACE_TIMEZONE", "Asia/Shanghai")
 
     # Flask-AppBuilder
     AUTH_TYPE = 1  # AUTH_DB

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,6 +46,7 @@ warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal obje
 
 log = logging.getLogger(__name__)
 _compiled_cache: dict[str, CompiledModels] = {}
+ADMIN_LABEL = {"en": "Administrator", "zh": "系统管理员"}
 
 
 def engine_tables(md: sa.MetaData, meta: Metadata) -> None:
@@ -87,6 +89,10 @@ def load_entity_workflows(root: Path, meta: Metadata, models: CompiledModels,
         return {}
     workflows = load_workflows(folder, known_roles=set(meta.roles) | {"admin"},
                                known_tasks=registry.known(), entities=meta.entities)
+    # refusals name roles by their labels ("needs the role Warehouse manager")
+    labels = {"admin": ADMIN_LABEL, "Admin": ADMIN_LABEL,
+              **{name: role.label for name, role in meta.roles.items()}}
+    workflows = {entity: replace(wf, role_labels=labels) for entity, wf in workflows.items()}
     for entity, wf in workflows.items():
         models[entity].__workflow__ = wf
     return workflows
@@ -120,7 +126,8 @@ def create_app(config: dict | None = None) -> Flask:
         models = compiled_for(meta, root)
         runtime = Runtime(meta=meta, models=models,
                           settings=Settings(root=root,
-                                            udi_separator_chars=app.config["UDI_SEPARATOR_CHARS"]),
+                                            udi_separator_chars=app.config["UDI_SEPARATOR_CHARS"],
+                                            timezone=app.config["MEDTRACE_TIMEZONE"]),
                           workflows=load_entity_workflows(root, meta, models, registry),
                           documents=registry, jobs=jobqueue.AppJobQueue())
         app.extensions["medtrace"] = runtime

@@ -38,6 +38,8 @@ class Settings:
 
     root: Path
     udi_separator_chars: str = "\x1d"
+    # the IANA zone times are shown in (MEDTRACE_TIMEZONE); stored times are UTC
+    timezone: str = "UTC"
 
 
 @dataclass

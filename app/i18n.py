@@ -4,17 +4,24 @@ Every user-facing string is a label with an English and a Chinese text
 (``{"en": ..., "zh": ...}``): metadata labels, page texts, PDF labels and the
 messages of domain errors alike. ``current_language`` says which one to show,
 ``pick`` chooses it, ``lazy`` defers the choice to the request that renders it.
+
+Times are stored in UTC; people read them in the business's time zone
+(``MEDTRACE_TIMEZONE``), to the minute: ``business_zone`` and ``local_time``.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import has_request_context, request, session
+from flask import current_app, has_app_context, has_request_context, request, session
 from flask_babel import LazyString
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 Label = Mapping[str, str]
+UTC = dt.timezone.utc
 
 
 def current_language() -> str:
@@ -64,3 +71,40 @@ class Texts:
     def subset(self, keys) -> dict[str, str]:
         """Texts a page's script needs, resolved now."""
         return {k: self(k) for k in keys}
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone ``name``, or a start-up error naming the setting."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"MEDTRACE_TIMEZONE={name!r} is not a known time zone "
+                         "(an IANA name such as Asia/Shanghai or UTC)") from exc
+
+
+def business_zone() -> ZoneInfo:
+    """The zone times are shown in: the app's ``MEDTRACE_TIMEZONE``."""
+    name = current_app.config.get("MEDTRACE_TIMEZONE") if has_app_context() else None
+    return zone_named(name or DEFAULT_TIMEZONE)
+
+
+def local_time(value: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:
+    """A stored (naive UTC) time as people read it: local, to the minute."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(zone or business_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def zone_text(zone: dt.tzinfo | None = None, at: dt.datetime | None = None) -> str:
+    """The zone as a column header names it: ``Asia/Shanghai, UTC+08:00``."""
+    zone = zone or business_zone()
+    offset = (at or dt.datetime.now(UTC)).astimezone(zone).strftime("%z")
+    name = getattr(zone, "key", str(zone))
+    utc = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return name if name in ("UTC", utc) else f"{name}, {utc}"
+
+
+def to_utc(value: dt.datetime, zone: dt.tzinfo | None = None) -> dt.datetime:
+    """A local (naive) time a person entered, as stored: naive UTC."""
+    return value.replace(tzinfo=zone or business_zone()).astimezone(UTC).replace(tzinfo=None)

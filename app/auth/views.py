@@ -9,10 +9,10 @@ from flask import current_app
 from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
-from app.i18n import lazy
+from app.i18n import lazy, local_time
 
 LABELS = {
-    "at": {"en": "When (UTC)", "zh": "时间（UTC）"}, "username": {"en": "User name", "zh": "用户名"},
+    "at": {"en": "When (local time)", "zh": "时间（本地）"}, "username": {"en": "User name", "zh": "用户名"},
     "kind": {"en": "Kind", "zh": "类型"}, "reason": {"en": "Reason", "zh": "原因"},
     "remote_addr": {"en": "Remote address", "zh": "来源地址"},
 }
@@ -43,6 +43,7 @@ def register(appbuilder) -> None:
         show_columns = COLUMNS
         search_columns = COLUMNS
         label_columns = {k: lazy(v) for k, v in LABELS.items()}
+        formatters_columns = {"at": local_time}  # local minutes, as on every screen
         base_order = ("id", "desc")
         list_title = lazy({"en": "Failed sign-ins and signatures", "zh": "登录与签名失败记录"})
         show_title = list_title

@@ -48,8 +48,12 @@ class EntityInterface(SQLAInterface):
             values = ", ".join(f"{k}={getattr(item, k.split(' + ')[0], '')!s}" for k in keys)
             return Conflict(f"{entity.label['en']}: a record with the same "
                             f"{' or '.join(keys) or 'key'} already exists ({values}); "
-                            "change the value or edit the existing record")
+                            "change the value or edit the existing record",
+                            zh=f"{entity.label['zh']}：已存在相同 {' 或 '.join(keys) or '编码'} 的记录"
+                               f"（{values}）；请修改该值或编辑已有记录")
         if "foreign key" in text:
             return Conflict("this record is still referenced by other records; "
-                            "deactivate it instead of deleting it")
-        return Conflict(f"the database refused the change: {str(exc.orig).splitlines()[0]}")
+                            "deactivate it instead of deleting it",
+                            zh="该记录仍被其他记录引用，请停用而不是删除")
+        first = str(exc.orig).splitlines()[0]
+        return Conflict(f"the database refused the change: {first}", zh=f"数据库拒绝了此修改：{first}")

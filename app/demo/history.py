@@ -351,7 +351,8 @@ class _History:
     def run(self) -> dict:
         if not self.sites or not self.products or not self.supplier_of:
             raise DomainError("demo history needs warehouses with receiving and bin locations, "
-                              "products, suppliers and hospitals: load the demo data first")
+                              "products, suppliers and hospitals: load the demo data first",
+                              zh="演示历史需要有收货区和货位的仓库、产品、供应商和医院：请先加载演示数据")
         weights = [s.weight for s in self.sites]
         failures = 0
         while self.counts["moves"] < self.target:
@@ -362,7 +363,8 @@ class _History:
             failures = 0 if done else failures + 1
             if failures >= MAX_CONSECUTIVE_FAILURES:
                 raise DomainError(f"demo history stopped: {failures} documents in a row "
-                                  "could not be posted (see the log)")
+                                  "could not be posted (see the log)",
+                                  zh=f"演示历史已停止：连续 {failures} 张单据无法过账（见日志）")
         return dict(self.counts)
 
 

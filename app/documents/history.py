@@ -1,5 +1,7 @@
 """The history of a workflow document: every transition with who, when, the
-comment and the electronic signature. Append-only."""
+comment and the electronic signature, and the steps taken within a state (a
+partial receipt, with its comment), which keep the state (from = to).
+Append-only."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -38,6 +40,15 @@ def record_transition(session, table: sa.Table, *, entity: str, record_id: int, 
         to_state=to_state, at=at, username=username, user_id=user_id, comment=comment,
         signed_by=username if signed else None, signed_at=at if signed else None,
         signature_meaning=meaning if signed else None, signed_hash=signed_hash if signed else None))
+
+
+def record_step(session, table: sa.Table, *, entity: str, record_id: int, step: str,
+                state: str, at, username: str, user_id: int | None,
+                comment: str | None) -> None:
+    """A step within ``state`` (work that does not move the document)."""
+    record_transition(session, table, entity=entity, record_id=record_id, action=step,
+                      from_state=state, to_state=state, at=at, username=username,
+                      user_id=user_id, comment=comment, signed=False, meaning=None)
 
 
 def transitions_of(session, table: sa.Table, entity: str, record_id: int) -> list:

@@ -13,6 +13,7 @@ from app.documents.engine import (
     action_options, describe_options, entity_meta, find_document, history_of, title_of, workflow_of,
 )
 from app.domain.quantities import format_quantity
+from app.i18n import local_time
 from app.meta.model import EntityMeta, FieldMeta
 
 YES_NO = {True: {"en": "Yes", "zh": "是"}, False: {"en": "No", "zh": "否"}}
@@ -20,8 +21,9 @@ SYSTEM_FIELDS = (("created_by", {"en": "Created by", "zh": "创建人"}),
                  ("created_at", {"en": "Created at", "zh": "创建时间"}))
 
 
-def display(value: Any, f: FieldMeta | None, lang: str) -> str:
-    """A value as a person reads it: labels, not keys; titles, not ids."""
+def display(value: Any, f: FieldMeta | None, lang: str, zone: dt.tzinfo = dt.timezone.utc) -> str:
+    """A value as a person reads it: labels, not keys; titles, not ids; times
+    in ``zone`` (the business's, named by the page) to the minute."""
     if value is None or value == "":
         return ""
     if f is not None and f.type == "enum":
@@ -31,24 +33,25 @@ def display(value: Any, f: FieldMeta | None, lang: str) -> str:
     if isinstance(value, Decimal):
         return format_quantity(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return local_time(value, zone)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
 
 
-def _fields(doc, meta: EntityMeta, lang: str, skip: set[str]) -> list[dict]:
+def _fields(doc, meta: EntityMeta, lang: str, skip: set[str], zone: dt.tzinfo) -> list[dict]:
     out = []
     for f in meta.fields.values():
         if f.type == "table" or f.name in skip:
             continue
         value = getattr(doc, f.name)
         out.append({"name": f.name, "label": f.label.get(lang) or f.label["en"],
-                    "value": display(value, f, lang)})
+                    "value": display(value, f, lang, zone)})
     return out
 
 
-def document_page(ctx: ServiceContext, entity: str, ref: Any, lang: str) -> dict:
+def document_page(ctx: ServiceContext, entity: str, ref: Any, lang: str,
+                  zone: dt.tzinfo = dt.timezone.utc) -> dict:
     wf = workflow_of(ctx, entity)
     meta = entity_meta(ctx, entity)
     doc = find_document(ctx, entity, ref)
@@ -61,18 +64,19 @@ def document_page(ctx: ServiceContext, entity: str, ref: Any, lang: str) -> dict
         columns = [c for c in child.fields.values() if c.type != "table"]
         tables.append({"name": f.name, "label": f.label.get(lang) or f.label["en"],
                        "columns": [c.label.get(lang) or c.label["en"] for c in columns],
-                       "rows": [[display(getattr(r, c.name), c, lang) for c in columns] for r in rows]})
+                       "rows": [[display(getattr(r, c.name), c, lang, zone) for c in columns]
+                                for r in rows]})
     return {
         "entity": entity, "resource": meta.resource, "label": meta.label.get(lang),
         "id": doc.id, "name": title_of(doc), "state": state, "state_label": wf.state_label(state, lang),
-        "fields": _fields(doc, meta, lang, {wf.state_field})
-        + [{"name": n, "label": label[lang], "value": display(getattr(doc, n), None, lang)}
+        "fields": _fields(doc, meta, lang, {wf.state_field}, zone)
+        + [{"name": n, "label": label[lang], "value": display(getattr(doc, n), None, lang, zone)}
            for n, label in SYSTEM_FIELDS],
         "tables": tables,
         "actions": [o for o in options if o["allowed"]],
         "refused": [o for o in options if not o["allowed"]],
-        "history": [{**h, "at_text": display(h["at"], None, lang),
-                     "signed_at_text": display(h["signed_at"], None, lang)}
+        "history": [{**h, "at_text": display(h["at"], None, lang, zone),
+                     "signed_at_text": display(h["signed_at"], None, lang, zone)}
                     for h in history_of(ctx, entity, doc, lang)],
     }
 

@@ -229,6 +229,9 @@ class Workflow:
     steps: Mapping[str, Step] = field(default_factory=dict, repr=False)
     # the states a document waits in for an approval, in chain order
     approval_states: tuple[str, ...] = ()
+    # how refusals name roles ({role: {en, zh}}, from metadata/roles.yaml); a
+    # role without one is named by its key
+    role_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         by_state: dict[str, list[Transition]] = {name: [] for name in self.states}
@@ -257,9 +260,12 @@ class Workflow:
         return self.state(name).label(lang)
 
     def action_label(self, action: str, lang: str = "en") -> str:
+        """The label of a transition's action, or of a step (history shows both)."""
         for t in self.transitions:
             if t.action == action:
                 return t.label(lang)
+        if action in self.steps:
+            return self.steps[action].label(lang)
         return action
 
     def on_enter(self, name: str) -> tuple[Task, ...]:
@@ -402,11 +408,14 @@ class Workflow:
         return (f"{transition.label()} ({transition.action}) from {current.label()}",
                 f"在「{current.label('zh')}」状态下执行「{transition.label('zh')}」")
 
-    @staticmethod
-    def _role_reason(needed: list[str], user: Actor) -> tuple[str, str]:
-        return (f"needs the role {' or '.join(needed)}; {user.username} has "
-                f"{', '.join(sorted(user.roles)) or 'no role'}.",
-                f"需要角色 {' 或 '.join(needed)}；{user.username} 没有该角色。")
+    def _roles(self, roles, lang: str) -> list[str]:
+        names = [_text(self.role_labels[r], lang) if r in self.role_labels else r for r in roles]
+        return list(dict.fromkeys(names))
+
+    def _role_reason(self, needed: list[str], user: Actor) -> tuple[str, str]:
+        return (f"needs the role {' or '.join(self._roles(needed, 'en'))}; {user.username} has "
+                f"{', '.join(self._roles(sorted(user.roles), 'en')) or 'no role'}.",
+                f"需要角色 {' 或 '.join(self._roles(needed, 'zh'))}；{user.username} 没有该角色。")
 
     @staticmethod
     def _condition_reason(candidates: list[Transition]) -> tuple[str, str]:
@@ -430,6 +439,7 @@ class Workflow:
                     f"{self.source}: {transition.where}.when could not be "
                     f"evaluated for this {self._noun}: {exc}",
                     {"workflow": self.name, "transition": transition.index},
+                    zh=f"{self.source}：{transition.where}.when 无法对该单据求值：{exc}",
                 ) from exc
         return None
 
@@ -439,15 +449,18 @@ class Workflow:
         reason in English and Chinese; or None."""
         if not transition.roles & actor.roles:
             roles = sorted(transition.roles)
-            return ("role", (f"at this point it needs the role {' or '.join(roles)}; "
-                             f"{actor.username} has {', '.join(sorted(actor.roles)) or 'no role'}.",
-                             f"此步骤需要角色 {' 或 '.join(roles)}；{actor.username} 没有该角色。"))
+            return ("role", (f"at this point it needs the role {' or '.join(self._roles(roles, 'en'))}; "
+                             f"{actor.username} has "
+                             f"{', '.join(self._roles(sorted(actor.roles), 'en')) or 'no role'}.",
+                             f"此步骤需要角色 {' 或 '.join(self._roles(roles, 'zh'))}；"
+                             f"{actor.username} 没有该角色。"))
         if transition.approval and not transition.allow_self_approval:
             if "owner" not in context:
                 raise WorkflowContextError(
                     f"{self.source}: {transition.where} is an approval, so the "
                     "context must carry 'owner' (the creator's user id, or None).",
                     {"workflow": self.name, "transition": transition.index},
+                    zh=f"{self.source}：{transition.where} 是审批，条件上下文必须包含 'owner'（创建人）。",
                 )
             owner = context["owner"]
             if owner is not None and str(owner) == str(actor.id):

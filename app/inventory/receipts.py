@@ -90,9 +90,9 @@ def post_receipt(ctx: ServiceContext, data: dict) -> Any:
                                            zh=f"扫描的是 {product.sku}，不是 {line.product}")
                 for name, scanned, given in (("lot", udi.lot, lot_number), ("serial", udi.serial, serial)):
                     if scanned and given and scanned != given:
-                        raise ValidationFailed(f"scanned {name} {scanned} differs from entered {given}",
-                                               zh=f"扫描的{'批号' if name == 'lot' else '序列号'} {scanned} "
-                                                  f"与输入的 {given} 不同")
+                        raise ValidationFailed(
+                            f"scanned {name} {scanned} differs from entered {given}",
+                            zh=f"扫描的{'批号' if name == 'lot' else '序列号'} {scanned} 与录入的 {given} 不一致")
                 lot_number, serial = lot_number or udi.lot, serial or udi.serial
                 scanned, _ = label_expiry(product, udi)
                 if expiry and scanned and expiry != scanned:

@@ -154,6 +154,7 @@ class MetadataLoader:
                 regulated=Regulated(frozenset(spec["regulated"]["roles"]),
                                     spec["regulated"].get("signature")) if spec.get("regulated") else None,
                 option_labels=dict(options) if isinstance(options, dict) else {},
+                filter=dict(spec.get("filter") or {}), lookup=spec.get("lookup"),
             )
         scope = doc.get("scope") or {}
         scope_fields = tuple(scope.get("fields") or ([scope["field"]] if scope.get("field") else []))
@@ -191,6 +192,8 @@ class MetadataLoader:
                 elif f.type == "table" and entities[f.target].table_of != entity.name:
                     problems.append((f"fields.{f.name}.target",
                                      f"{f.target} must declare 'table_of: {entity.name}'"))
+                if f.filter and f.target in entities:
+                    problems.extend(_filter_problems(f, entities[f.target], entities, vocabularies))
                 if f.vocabulary:
                     vocab = vocabularies.get(f.vocabulary)
                     if vocab is None:
@@ -277,3 +280,26 @@ class MetadataLoader:
                 permissions={e: frozenset(p) for e, p in spec.get("permissions", {}).items()},
             )
         return roles
+
+
+def _filter_problems(f: FieldMeta, target: EntityMeta, entities: dict[str, EntityMeta],
+                     vocabularies: dict) -> list[tuple[str, str]]:
+    """A link's filter names fields of its target, with values they can hold."""
+    problems = []
+    for key, value in f.filter.items():
+        where = f"fields.{f.name}.filter.{key}"
+        tf = target.fields.get(key)
+        if tf is None or tf.type in ("table", "link", "json"):
+            known = ", ".join(n for n, x in target.fields.items() if x.type not in ("table", "link", "json"))
+            problems.append((where, f"{key!r} is not a field of {target.name} a filter can use "
+                                    f"(known: {known})"))
+            continue
+        options = (tuple(vocabularies[tf.vocabulary].values) if tf.vocabulary in vocabularies
+                   else tf.options)
+        for v in value if isinstance(value, list) else [value]:
+            if tf.type == "enum" and v not in options:
+                problems.append((where, f"{v!r} is not one of {target.name}.{key}'s options "
+                                        f"({', '.join(options)})"))
+            elif tf.type == "bool" and not isinstance(v, bool):
+                problems.append((where, f"{v!r} is not true or false"))
+    return problems

@@ -38,6 +38,11 @@ class FieldMeta:
     regulated: Regulated | None = None
     # enum options' labels, {option: {en, zh}}, from the field or its vocabulary
     option_labels: dict[str, dict[str, str]] = field(default_factory=dict, hash=False, compare=False)
+    # a link's allowed targets, {target field: value or [values]}: e.g. a
+    # carrier is a Partner of kind carrier ({kind: carrier})
+    filter: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # where a string field's values come from: "users" (a user name)
+    lookup: str | None = None
 
     def option_label(self, option: str) -> dict[str, str]:
         return self.option_labels.get(option) or {"en": option, "zh": option}

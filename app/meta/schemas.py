@@ -25,6 +25,7 @@ FIELD_TYPES = (
     "string", "text", "int", "decimal", "bool", "date", "datetime",
     "enum", "link", "table", "json",
 )
+LOOKUPS = ("users",)
 PERMISSIONS = ("read", "create", "write", "delete", "approve", "print", "export")
 SCOPES = ("all", "regions", "warehouses")
 RESERVED_FIELDS = {"id", "created_at", "created_by", "updated_at", "updated_by", "parent_id"}
@@ -86,6 +87,10 @@ class FieldSchema(Schema):
     core = fields.Boolean()
     description = Label()
     regulated = fields.Nested(RegulatedSchema)
+    # a link field's allowed targets: {target field: value or list of values}
+    filter = fields.Dict(keys=fields.String(validate=validate.Regexp(IDENTIFIER)),
+                         values=fields.Raw(), validate=validate.Length(min=1))
+    lookup = fields.String(validate=validate.OneOf(LOOKUPS))
 
     @validates_schema
     def check_type_options(self, data, **kwargs):
@@ -109,6 +114,14 @@ class FieldSchema(Schema):
             raise ValidationError("length applies to string fields only", "length")
         if "scale" in data and kind != "decimal":
             raise ValidationError("scale applies to decimal fields only", "scale")
+        if "filter" in data and kind != "link":
+            raise ValidationError("filter applies to link fields only", "filter")
+        for key, value in (data.get("filter") or {}).items():
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, (str, int, bool)) for v in values):
+                raise ValidationError(f"{key}: give a value or a list of values", "filter")
+        if "lookup" in data and kind != "string":
+            raise ValidationError("lookup applies to string fields only", "lookup")
 
 
 class RuleSchema(Schema):

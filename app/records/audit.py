@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import inspect
+from sqlalchemy.orm.base import NO_VALUE
 
 from app.actor import Actor
 from app.meta.model import EntityMeta
@@ -59,19 +60,20 @@ def audit_rows(obj, entity: EntityMeta, action: str, actor: Actor, now: dt.datet
     state = inspect(obj)
     rows = []
     columns = [c.key for c in state.mapper.column_attrs if c.key not in SYSTEM_COLUMNS]
+    # a link set through its relationship (``transfer.carrier = partner``) changes
+    # its id column only during the flush, after these rows are taken
+    links = {f.column: f.name for f in entity.links()}
+    if entity.table_of:
+        links["parent_id"] = "parent"
     for key in columns:
         if action == "create":
             new = getattr(obj, key)
             if new is not None:
                 rows.append({**base, "field": key, "old_value": None, "new_value": plain(new)})
         elif action == "update":
-            hist = state.attrs[key].history
-            if hist.has_changes():
-                old = hist.deleted[0] if hist.deleted else None
-                new = hist.added[0] if hist.added else None
-                if plain(old) != plain(new):
-                    rows.append({**base, "field": key, "old_value": plain(old),
-                                 "new_value": plain(new)})
+            old, new, changed = _change(state, key, links.get(key))
+            if changed and plain(old) != plain(new):
+                rows.append({**base, "field": key, "old_value": plain(old), "new_value": plain(new)})
         else:  # delete: keep the last values
             value = getattr(obj, key)
             if value is not None:
@@ -80,4 +82,22 @@ def audit_rows(obj, entity: EntityMeta, action: str, actor: Actor, now: dt.datet
         rows.append({**base, "field": None, "old_value": None, "new_value": None})
     return rows
 
+
+def _change(state, key: str, relationship: str | None) -> tuple[Any, Any, bool]:
+    """(old, new, changed) of a column before the flush; for a link, from its
+    relationship when that is what was set."""
+    if relationship is not None and relationship in state.attrs:
+        rel = state.attrs[relationship].history
+        if rel.added:
+            added = rel.added[0]
+            new = getattr(added, "id", None) if added is not None else None
+            old_obj = rel.deleted[0] if rel.deleted else None
+            old = old_obj.id if old_obj is not None else state.attrs[key].loaded_value
+            if old is NO_VALUE:
+                old = None
+            return old, new, True
+    hist = state.attrs[key].history
+    if not hist.has_changes():
+        return None, None, False
+    return (hist.deleted[0] if hist.deleted else None), (hist.added[0] if hist.added else None), True
 

@@ -51,7 +51,7 @@ def lot_ref(ctx, product, ref):
     if ref in (None, ""):
         if product.tracking in LOT_TRACKED:
             raise ValidationFailed(f"{product.sku} is lot-tracked: give the lot",
-                                   zh=f"{product.sku} 按批次管理：请给出批号")
+                                   zh=f"{product.sku} 按批次追溯：请填写批号")
         return None
     Lot = ctx.models["Lot"]
     if isinstance(ref, int):
@@ -71,7 +71,7 @@ def serial_ref(ctx, product, ref):
     if ref in (None, ""):
         if product.tracking in SERIAL_TRACKED:
             raise ValidationFailed(f"{product.sku} is serial-tracked: give the serial number",
-                                   zh=f"{product.sku} 按序列号管理：请给出序列号")
+                                   zh=f"{product.sku} 按序列号追溯：请填写序列号")
         return None
     Serial = ctx.models["Serial"]
     serial = ctx.session.execute(sa.select(Serial).where(

@@ -90,7 +90,8 @@ class StockLedger:
         """Check and write ``moves`` for one document; raise LedgerError (nothing
         written) if any invariant would break. The caller commits."""
         if not moves:
-            raise LedgerError("a document needs at least one line to post", zh="单据至少需要一行明细才能过账")
+            raise LedgerError("a document needs at least one line to post",
+                              zh="单据至少需要一行明细才能过账")
         moved_at = moved_at or utcnow()
         keys = {from_key(m) for m in moves} | {to_key(m) for m in moves}
         serial_ids = {m.serial_id for m in moves if m.serial_id}

@@ -59,5 +59,5 @@ def receiving_location(ctx: ServiceContext, warehouse):
     if loc is None:
         raise ValidationFailed(f"warehouse {warehouse.code} has no receiving location; "
                                "add one or give a bin",
-                               zh=f"仓库 {warehouse.code} 没有收货区库位；请添加收货区或指定货位")
+                               zh=f"仓库 {warehouse.code} 没有收货区：请添加收货区或指定货位")
     return loc

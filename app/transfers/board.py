@@ -12,6 +12,7 @@ from app.context import ServiceContext
 from app.documents.board import board, board_documents
 from app.domain.clock import today as utc_today
 from app.domain.quantities import format_quantity
+from app.i18n import local_time
 from app.transfers.reads import option_label, transfer_detail
 from app.transfers.requests import ENTITY, get_transfer, total_value
 from app.transfers.transit import in_transit_lines
@@ -67,7 +68,8 @@ def transfer_board(ctx: ServiceContext, lang: str, today: dt.date | None = None)
     return data
 
 
-def transfer_page(ctx: ServiceContext, ref: str, lang: str, today: dt.date | None = None) -> dict:
+def transfer_page(ctx: ServiceContext, ref: str, lang: str, today: dt.date | None = None,
+                  zone: dt.tzinfo = dt.timezone.utc) -> dict:
     transfer = get_transfer(ctx, ref)  # NotFound outside the user's scope
     data = transfer_detail(ctx, transfer, lang)
     data["from_name"] = transfer.from_warehouse.name
@@ -76,12 +78,14 @@ def transfer_page(ctx: ServiceContext, ref: str, lang: str, today: dt.date | Non
     data["in_transit_lines"] = in_transit_lines(ctx, transfer)
     data["carriers"] = carriers(ctx)
     for h in data["history"]:
-        h["at_text"], h["signed_at_text"] = _when(h["at"]), _when(h["signed_at"])
-    data["shipped_at_text"], data["received_at_text"] = _when(data["shipped_at"]), _when(data["received_at"])
+        h["at_text"], h["signed_at_text"] = _when(h["at"], zone), _when(h["signed_at"], zone)
+    data["shipped_at_text"] = _when(data["shipped_at"], zone)
+    data["received_at_text"] = _when(data["received_at"], zone)
     for e in data["exceptions"]:
-        e["resolved_at_text"] = _when(e["resolved_at"])
+        e["resolved_at_text"] = _when(e["resolved_at"], zone)
     return data
 
 
-def _when(iso: str | None) -> str:
-    return (iso or "").replace("T", " ")[:16]
+def _when(iso: str | None, zone: dt.tzinfo) -> str:
+    """A stored UTC time as the page shows it: in the business's zone, to the minute."""
+    return local_time(dt.datetime.fromisoformat(iso), zone) if iso else ""

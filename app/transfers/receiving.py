@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.context import ServiceContext
+from app.documents import history
 from app.documents.engine import authorize_step, take_action
 from app.domain.errors import DocumentInvalid, NotFound, Problems, ValidationFailed
 from app.domain.ledger import Move
@@ -99,6 +100,13 @@ def receive_items(ctx: ServiceContext, transfer, data: dict) -> None:
     problems.raise_if_any(DocumentInvalid, ("nothing received: ", "未收货："))
     StockLedger(ctx.session, m).post_moves(ENTITY, transfer.id, transfer.name, moves, moved_at=ctx.now())
     _open_exceptions(ctx, transfer, exceptions)
+    if not data.get("complete", True):
+        # a partial receipt is a step in the history, with its comment (a
+        # receipt confirmed now is the ``receive`` transition's row)
+        history.record_step(ctx.session, m.table("workflow_transition"), entity=ENTITY,
+                            record_id=transfer.id, step="receive_items", state=transfer.state,
+                            at=ctx.now(), username=ctx.actor.username,
+                            user_id=ctx.actor.user_id, comment=data.get("comment"))
 
 
 def receive_remaining(ctx: ServiceContext, transfer, details: dict) -> None:

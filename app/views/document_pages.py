@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.documents.pages import document_board, document_page
 from app.domain.errors import NotFound
-from app.i18n import Texts, current_language, lazy
+from app.i18n import Texts, business_zone, current_language, lazy, zone_text
 from app.runtime import Runtime
 from app.web.requests import service_context
 
@@ -27,7 +27,7 @@ TEXT = {
     "not_possible": {"en": "Not possible for you now", "zh": "您当前不能执行"},
     "history": {"en": "History and signatures", "zh": "审批记录与电子签名"},
     "history_none": {"en": "No action taken yet.", "zh": "尚无操作记录。"},
-    "when": {"en": "When (UTC)", "zh": "时间 (UTC)"},
+    "when": {"en": "When ({zone})", "zh": "时间（{zone}）"},
     "who": {"en": "Who", "zh": "操作人"},
     "action": {"en": "Action", "zh": "操作"},
     "transition": {"en": "From → to", "zh": "状态变化"},
@@ -79,7 +79,7 @@ def _view(entity, card_fields: tuple[str, ...]) -> type:
     def _page(self, template: str, **kw):
         t = Texts(TEXT)
         return self.render_template(template, t=t, lang=t.lang, js_text=t.subset(JS_TEXT),
-                                    entity_label=entity.label.get(t.lang), **kw)
+                                    entity_label=entity.label.get(t.lang), zone=zone_text(), **kw)
 
     @expose("/board/")
     @has_access
@@ -92,7 +92,8 @@ def _view(entity, card_fields: tuple[str, ...]) -> type:
     @has_access
     def detail(self, ref):
         try:
-            data = document_page(service_context(), entity.name, ref, current_language())
+            data = document_page(service_context(), entity.name, ref, current_language(),
+                                 business_zone())
         except NotFound:
             abort(404)
         return self._page("medtrace/document_detail.html", doc=data, title=f"{data['label']} {data['name']}")

@@ -24,6 +24,7 @@ from app.i18n import current_language, lazy
 from app.runtime import Runtime
 from app.web.requests import service_context
 from app.stock import queries as stock
+from app.views import stock_export
 
 RECEIVE_MENU = "ScanReceive"
 STOCK_MENU = "StockOnHand"
@@ -425,7 +426,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         route_base = "/stock"
         default_view = "stock"
         class_permission_name = "Lot"
-        method_permission_name = {"stock": "read", "lot": "read"}
+        method_permission_name = {"stock": "read", "lot": "read", "export_csv": "export"}
 
         @expose("/")
         @has_access
@@ -434,6 +435,12 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
             data = stock_page_data(service_context(), request.args, t)
             return page(self, "medtrace/stock.html", t("stock"), view="stock", data=data,
                         can_receive=self.appbuilder.sm.has_access("can_create", "Receipt"))
+
+        @expose("/export.csv")
+        @has_access
+        def export_csv(self):
+            """Every balance the page's filters select (app/views/stock_export.py)."""
+            return stock_export.stock_csv(service_context(), request.args, language())
 
         @expose("/lot/<int:lot_id>")
         @expose("/lot/<int:lot_id>/")

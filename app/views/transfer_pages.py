@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.actor import current_actor
 from app.domain.errors import NotFound
-from app.i18n import current_language, lazy
+from app.i18n import business_zone, current_language, lazy, zone_text
 from app.runtime import Runtime
 from app.web.requests import service_context
 from app.transfers.board import transfer_board, transfer_page
@@ -116,7 +116,7 @@ TEXT = {
     "resolved_status": {"en": "Resolved", "zh": "已处理"},
     "history": {"en": "History and signatures", "zh": "审批记录与电子签名"},
     "history_none": {"en": "No action taken yet.", "zh": "尚无操作记录。"},
-    "when": {"en": "When (UTC)", "zh": "时间 (UTC)"},
+    "when": {"en": "When ({zone})", "zh": "时间（{zone}）"},
     "who": {"en": "Who", "zh": "操作人"},
     "action": {"en": "Action", "zh": "操作"},
     "transition": {"en": "From → to", "zh": "状态变化"},
@@ -200,7 +200,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
             can = {verb: sm.has_access(f"can_{verb}", "TransferOrder")
                    for verb in ("create", "write", "print")}
             return self.render_template(template, t=t, lang=lang, js_text=t.js(), can=can,
-                                        actor=current_actor(), **kw)
+                                        actor=current_actor(), zone=zone_text(), **kw)
 
         @expose("/board/")
         @has_access
@@ -215,7 +215,7 @@ def register(appbuilder, runtime: Runtime) -> list[str]:
         def detail(self, ref):
             ctx = service_context()
             try:
-                data = transfer_page(ctx, ref, language())
+                data = transfer_page(ctx, ref, language(), zone=business_zone())
             except NotFound:
                 abort(404)
             putaway_url = None

@@ -19,7 +19,7 @@ from app.i18n import current_language
 from app.runtime import Runtime
 from app.views import (
     audit_pages, document_pages, inventory_pages, jobs_pages, notification_pages, putaway_pages,
-    receipt_pages, shipment_pages, signed_change_pages, transfer_entry, transfer_pages,
+    receipt_pages, shipment_pages, signed_change_pages, site, transfer_entry, transfer_pages,
 )
 from app.web.requests import request_actor
 
@@ -47,6 +47,7 @@ def wire(app: Flask, appbuilder, runtime: Runtime) -> None:
                      # transfers have purpose-built pages; every other workflow document the generic ones
                      + document_pages.register(appbuilder, runtime, skip={"TransferOrder"}))
     pages_first(appbuilder, {page for page, _, _ in runtime.pages})
+    site.register(app, appbuilder, runtime.meta)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

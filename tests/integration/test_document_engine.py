@@ -130,7 +130,9 @@ def test_a_yaml_only_document_through_two_levels(call):
 
     # level 1: the clerk may not approve; the manager may
     r = act(call, "clerk_sh", doc, "approve")
-    assert r.status_code == 403 and "warehouse_manager" in r.json["message"]
+    # the message names the role by its label; the details by its key
+    assert r.status_code == 403 and "Warehouse manager" in r.json["message"]
+    assert "warehouse_manager" in r.json["details"]["roles"]
     listed = {a["action"]: a for a in call("clerk_sh", "get", f"{url}/actions").json["actions"]}
     assert listed["approve"]["allowed"] is False and listed["approve"]["reason_code"] == "role"
     r = act(call, "manager_sh", doc, "approve")

@@ -182,7 +182,7 @@ def test_steps_and_exception_decisions_check_the_workflow_roles(api, app, produc
     # logistics may write transfers but does not receive them: not even a part
     r = api("logistics_bj").post(f"/api/v1/transfers/{name}/receive", json={
         "complete": False, "lines": [{"product": sku, "lot": lot, "quantity": "1"}]})
-    assert r.status_code == 403 and "warehouse_clerk" in r.json["message"], r.json
+    assert r.status_code == 403 and "Warehouse clerk" in r.json["message"], r.json
     # a partial receipt by the clerk, then the rest short, one damaged
     r = api("clerk_bj_int").post(f"/api/v1/transfers/{name}/receive", json={
         "lines": [{"product": sku, "lot": lot, "quantity": "3", "damaged": "1"}]})

@@ -60,7 +60,7 @@ def test_service_refusals(ctx, service):
                 take_action(sc, "TransferOrder", name, "close")
         with sc.transaction():
             take_action(sc, "TransferOrder", name, "submit")
-        with pytest.raises(TransitionNotAllowed, match="needs the role warehouse_manager"):
+        with pytest.raises(TransitionNotAllowed, match="needs the role Warehouse manager"):
             with sc.transaction():
                 take_action(sc, "TransferOrder", name, "approve")
     hz_clerk = actor(ctx, "svc_clerk_hz", {"warehouse_clerk"}, ["HZ01"])

@@ -52,7 +52,7 @@ def test_adding_an_approval_level_in_yaml(tmp_path, tmp_path_factory):
     r = client.post(f"/api/v1/transfers/{name}/actions/approve", headers=api("manager_sh"), json={})
     assert r.json["state"] == "director_review"
     r = client.post(f"/api/v1/transfers/{name}/actions/approve", headers=api("manager_sh"), json={})
-    assert r.status_code == 403 and "director" in r.json["message"]
+    assert r.status_code == 403 and "needs the role Director" in r.json["message"]
     r = client.post(f"/api/v1/transfers/{name}/actions/approve", headers=api("boss"), json={})
     assert r.status_code == 200 and r.json["state"] == "approved"
 

@@ -446,3 +446,69 @@ def _unlisted_helper(value):
         (10, "raise of a value, not a call"),
         (13, "UdiError(...) without zh="),
     ]
+
+
+# --------------------------------------------------------------------------
+# Static, app-wide: every DomainError built anywhere under app/ carries zh=
+
+
+APP = Path(__file__).parents[2] / "app"
+
+
+def _domain_error_names() -> set[str]:
+    """Every DomainError class, the app's own subclasses included (all modules imported)."""
+    import importlib
+    import pkgutil
+
+    import app as package
+    for info in pkgutil.walk_packages([str(APP)], prefix="app."):
+        importlib.import_module(info.name)
+    names, todo = set(), [DomainError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    assert package  # imported for its modules
+    return names
+
+
+def app_zh_problems(source: str, filename: str, names: set[str]) -> list[str]:
+    """Calls building a DomainError (by class name) without a usable zh=; a call
+    passing ``**kwargs`` is taken to pass it on."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or _callee(node) not in names:
+            continue
+        if any(k.arg is None for k in node.keywords):
+            continue
+        zh = next((k for k in node.keywords if k.arg == "zh"), None)
+        if zh is None:
+            problems.append(f"{filename}:{node.lineno}: {_callee(node)}(...) without zh=")
+        elif isinstance(zh.value, ast.Constant) and not zh.value.value:
+            problems.append(f"{filename}:{node.lineno}: {_callee(node)}(...) with an empty zh=")
+    return problems
+
+
+def test_every_domain_error_under_app_is_built_with_chinese():
+    names = _domain_error_names()
+    assert {"ValidationFailed", "NotFound", "Forbidden", "Conflict", "UdiError",
+            "InvalidTransition", "Locked"} <= names
+    problems = []
+    for path in sorted(APP.rglob("*.py")):
+        problems += app_zh_problems(path.read_text(encoding="utf-8"),
+                                    str(path.relative_to(APP.parent)), names)
+    assert problems == []
+
+
+def test_app_wide_check_catches_a_missing_zh():
+    source = '''
+def f(x, **kw):
+    if x:
+        raise Conflict(f"{x} is closed")
+    raise NotFound("gone", zh="")
+
+def g(**kw):
+    return ValidationFailed("passed on", **kw)
+'''
+    assert sorted(app_zh_problems(source, "sample.py", {"Conflict", "NotFound", "ValidationFailed"})) == [
+        "sample.py:4: Conflict(...) without zh=", "sample.py:5: NotFound(...) with an empty zh="]
